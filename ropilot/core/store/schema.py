@@ -1,0 +1,283 @@
+"""The store's tables (SQLAlchemy Core).
+
+Every entity table is keyed by ``(account_id, id)``, the id being the external id the source
+CRM uses. References between entities are plain string columns holding external ids: CRMs
+send records in any order, so the store does not enforce foreign keys; the bundle importer
+and the data-quality checks do.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Date,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+from ropilot.core.store.types import Money, UtcTimestamp
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata = MetaData(naming_convention=NAMING)
+
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+def _key() -> list[Column[str]]:
+    return [
+        Column("account_id", String(64), primary_key=True),
+        Column("id", String(128), primary_key=True),
+    ]
+
+
+def _ref(name: str) -> Column[str]:
+    return Column(name, String(128))
+
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("currency", String(3), nullable=False),
+)
+
+teams = Table(
+    "teams",
+    metadata,
+    *_key(),
+    Column("name", Text, nullable=False),
+    _ref("parent_id"),
+    _ref("head_id"),
+    Column("custom_fields", Json),
+)
+
+managers = Table(
+    "managers",
+    metadata,
+    *_key(),
+    Column("name", Text, nullable=False),
+    Column("email", Text),
+    Column("active", Boolean, nullable=False, default=True),
+    _ref("team_id"),
+    Column("role", String(16), nullable=False, default="manager"),
+    Column("timezone", String(64)),
+    Column("hired_at", UtcTimestamp),
+    Column("working_schedule", Json),
+    Column("absences", Json),
+    Column("specialisations", Json),
+    Column("custom_fields", Json),
+    Index(None, "account_id", "team_id"),
+)
+
+pipelines = Table(
+    "pipelines",
+    metadata,
+    *_key(),
+    Column("name", Text, nullable=False),
+    Column("custom_fields", Json),
+)
+
+stages = Table(
+    "stages",
+    metadata,
+    *_key(),
+    _ref("pipeline_id"),
+    Column("name", Text, nullable=False),
+    Column("sort", Integer, nullable=False),
+    Column("kind", String(8), nullable=False),
+    Column("probability", Integer),
+    Column("custom_fields", Json),
+    Index(None, "account_id", "pipeline_id", "sort"),
+)
+
+companies = Table(
+    "companies",
+    metadata,
+    *_key(),
+    Column("name", Text, nullable=False),
+    Column("inn", String(32)),
+    Column("phones", Json),
+    Column("emails", Json),
+    _ref("responsible_id"),
+    Column("segment", Text),
+    Column("region", Text),
+    Column("created_at", UtcTimestamp),
+    Column("custom_fields", Json),
+    Index(None, "account_id", "inn"),
+    Index(None, "account_id", "responsible_id"),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    *_key(),
+    Column("name", Text, nullable=False),
+    Column("phones", Json),
+    Column("emails", Json),
+    _ref("company_id"),
+    _ref("responsible_id"),
+    Column("inn", String(32)),
+    Column("segment", Text),
+    Column("region", Text),
+    Column("created_at", UtcTimestamp),
+    Column("custom_fields", Json),
+    Index(None, "account_id", "company_id"),
+    Index(None, "account_id", "responsible_id"),
+)
+
+deals = Table(
+    "deals",
+    metadata,
+    *_key(),
+    Column("name", Text),
+    _ref("pipeline_id"),
+    _ref("stage_id"),
+    _ref("responsible_id"),
+    Column("amount", Money),
+    Column("currency", String(3)),
+    _ref("contact_id"),
+    _ref("company_id"),
+    Column("source", Text),
+    Column("product", Text),
+    Column("region", Text),
+    Column("created_at", UtcTimestamp, nullable=False),
+    Column("updated_at", UtcTimestamp),
+    Column("closed_at", UtcTimestamp),
+    Column("expected_close_at", Date),
+    Column("loss_reason", Text),
+    Column("custom_fields", Json),
+    Index(None, "account_id", "responsible_id"),
+    Index(None, "account_id", "stage_id"),
+    Index(None, "account_id", "pipeline_id"),
+    Index(None, "account_id", "closed_at"),
+    Index(None, "account_id", "updated_at"),
+    Index(None, "account_id", "created_at"),
+    Index(None, "account_id", "company_id"),
+    Index(None, "account_id", "contact_id"),
+)
+
+stage_changes = Table(
+    "stage_changes",
+    metadata,
+    *_key(),
+    _ref("deal_id"),
+    _ref("from_stage_id"),
+    _ref("to_stage_id"),
+    Column("changed_at", UtcTimestamp, nullable=False),
+    _ref("changed_by"),
+    Index(None, "account_id", "deal_id", "changed_at"),
+    Index(None, "account_id", "changed_at"),
+)
+
+assignments = Table(
+    "assignments",
+    metadata,
+    *_key(),
+    _ref("deal_id"),
+    _ref("from_manager_id"),
+    _ref("to_manager_id"),
+    Column("changed_at", UtcTimestamp, nullable=False),
+    Index(None, "account_id", "deal_id", "changed_at"),
+)
+
+activities = Table(
+    "activities",
+    metadata,
+    *_key(),
+    Column("type", String(16), nullable=False),
+    _ref("manager_id"),
+    Column("at", UtcTimestamp, nullable=False),
+    _ref("deal_id"),
+    _ref("contact_id"),
+    _ref("company_id"),
+    Column("direction", String(3)),
+    Column("duration_s", Integer),
+    Column("result", Text),
+    Column("custom_fields", Json),
+    Index(None, "account_id", "manager_id", "at"),
+    Index(None, "account_id", "deal_id", "at"),
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    *_key(),
+    _ref("responsible_id"),
+    Column("created_at", UtcTimestamp, nullable=False),
+    Column("due_at", UtcTimestamp, nullable=False),
+    Column("completed_at", UtcTimestamp),
+    _ref("deal_id"),
+    _ref("contact_id"),
+    _ref("company_id"),
+    Column("type", Text),
+    Column("text", Text),
+    Column("custom_fields", Json),
+    Index(None, "account_id", "responsible_id", "due_at"),
+    Index(None, "account_id", "deal_id"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    *_key(),
+    Column("connector", String(64), nullable=False),
+    Column("entity", String(32), nullable=False),
+    _ref("entity_id"),
+    Column("action", String(32), nullable=False),
+    Column("occurred_at", UtcTimestamp, nullable=False),
+    Column("received_at", UtcTimestamp),
+    Column("payload", Json),
+    Index(None, "account_id", "entity", "entity_id", "occurred_at"),
+)
+
+custom_field_defs = Table(
+    "custom_field_defs",
+    metadata,
+    Column("account_id", String(64), primary_key=True),
+    Column("entity", String(32), primary_key=True),
+    Column("id", String(128), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("type", String(32)),
+    Column("required_stage_ids", Json),
+)
+
+sync_bookmarks = Table(
+    "sync_bookmarks",
+    metadata,
+    Column("account_id", String(64), primary_key=True),
+    Column("stream", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+    Column("updated_at", UtcTimestamp, nullable=False),
+)
+
+ENTITY_TABLES: dict[str, Table] = {
+    t.name: t
+    for t in (
+        teams,
+        managers,
+        pipelines,
+        stages,
+        companies,
+        contacts,
+        deals,
+        stage_changes,
+        assignments,
+        activities,
+        tasks,
+        events,
+    )
+}
+"""Tables keyed by ``(account_id, id)``, by name; the keys match ``models.ENTITY_MODELS``."""

@@ -1,0 +1,186 @@
+"""The store: one object over one database, SQLite or PostgreSQL."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy.exc import OperationalError
+
+from ropilot.core.errors import StoreError
+from ropilot.core.models import Account
+from ropilot.core.store import migrate
+from ropilot.core.store.engine import make_engine
+from ropilot.core.store.mapping import model_from_row, row_from_model, table_for_model
+from ropilot.core.store.schema import ENTITY_TABLES, accounts, sync_bookmarks
+from ropilot.core.store.upsert import upsert_rows
+
+ENTITY_ORDER = (
+    "teams",
+    "managers",
+    "pipelines",
+    "stages",
+    "companies",
+    "contacts",
+    "deals",
+    "stage_changes",
+    "assignments",
+    "activities",
+    "tasks",
+    "events",
+)
+
+
+class Store:
+    """Access to ropilot's database: upserts, bookmarks and simple reads.
+
+    Use :meth:`open` to get one with its schema up to date. Methods that write accept an
+    optional ``conn`` so several writes can share one transaction (``with store.begin() as
+    conn``); without it each call commits on its own.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str, *, upgrade: bool = True) -> Store:
+        """Open the store at ``url``, applying pending migrations unless ``upgrade`` is False.
+
+        Raises:
+            StoreError: when the database cannot be reached or migrated.
+        """
+        engine = make_engine(url)
+        store = cls(engine)
+        if upgrade:
+            try:
+                migrate.upgrade(engine)
+            except OperationalError as exc:
+                raise StoreError(
+                    f"cannot open the store at {engine.url.render_as_string()}: {exc.orig}"
+                ) from exc
+        return store
+
+    @property
+    def dialect(self) -> str:
+        """``sqlite`` or ``postgresql``."""
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self.engine.dispose()
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """A transaction: committed when the block ends, rolled back if it raises."""
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def _conn(self, conn: Connection | None) -> Iterator[Connection]:
+        if conn is not None:
+            yield conn
+        else:
+            with self.begin() as own:
+                yield own
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def upsert_account(self, account: Account, conn: Connection | None = None) -> None:
+        """Insert or update an account."""
+        with self._conn(conn) as c:
+            upsert_rows(c, accounts, [account.model_dump()])
+
+    def upsert(
+        self, table: str, rows: Iterable[Mapping[str, Any]], conn: Connection | None = None
+    ) -> int:
+        """Upsert rows into an entity table by ``(account_id, id)``; returns rows sent."""
+        try:
+            target = ENTITY_TABLES[table]
+        except KeyError as exc:
+            raise StoreError(f"no entity table {table!r}; one of {', '.join(ENTITY_ORDER)}") from exc
+        with self._conn(conn) as c:
+            return upsert_rows(c, target, rows)
+
+    def upsert_models(self, models: Iterable[Any], conn: Connection | None = None) -> int:
+        """Upsert entity models (any mix of types); returns the number of models written."""
+        grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for model in models:
+            grouped[table_for_model(type(model))].append(row_from_model(model))
+        total = 0
+        with self._conn(conn) as c:
+            for table in sorted(grouped, key=ENTITY_ORDER.index):
+                total += upsert_rows(c, ENTITY_TABLES[table], grouped[table])
+        return total
+
+    # -- bookmarks ------------------------------------------------------------------------
+
+    def get_bookmark(self, account_id: str, stream: str) -> str | None:
+        """The saved sync position of a stream (e.g. ``deals``), or None before the first sync."""
+        with self.engine.connect() as c:
+            return c.execute(
+                select(sync_bookmarks.c.value).where(
+                    sync_bookmarks.c.account_id == account_id, sync_bookmarks.c.stream == stream
+                )
+            ).scalar_one_or_none()
+
+    def set_bookmark(
+        self, account_id: str, stream: str, value: str, conn: Connection | None = None
+    ) -> None:
+        """Save a stream's sync position; commit it with the rows it covers via ``conn``."""
+        row = {
+            "account_id": account_id,
+            "stream": stream,
+            "value": value,
+            "updated_at": datetime.now(UTC),
+        }
+        with self._conn(conn) as c:
+            upsert_rows(c, sync_bookmarks, [row])
+
+    # -- reads ----------------------------------------------------------------------------
+
+    def get_account(self, account_id: str) -> Account | None:
+        """The account with this id, if stored."""
+        with self.engine.connect() as c:
+            row = c.execute(select(accounts).where(accounts.c.id == account_id)).mappings().first()
+        return None if row is None else Account.model_validate(dict(row))
+
+    def list_accounts(self) -> list[Account]:
+        """All stored accounts, by id."""
+        with self.engine.connect() as c:
+            rows = c.execute(select(accounts).order_by(accounts.c.id)).mappings().all()
+        return [Account.model_validate(dict(r)) for r in rows]
+
+    def counts(self, account_id: str) -> dict[str, int]:
+        """Rows per entity table for one account, in dependency order."""
+        out: dict[str, int] = {}
+        with self.engine.connect() as c:
+            for name in ENTITY_ORDER:
+                table = ENTITY_TABLES[name]
+                out[name] = c.execute(
+                    select(func.count()).select_from(table).where(table.c.account_id == account_id)
+                ).scalar_one()
+        return out
+
+    def iter_rows(
+        self, table: str, account_id: str, *, chunk: int = 5000
+    ) -> Iterator[dict[str, Any]]:
+        """Stream an entity table's rows for an account, ordered by id, without loading all."""
+        target = ENTITY_TABLES[table]
+        stmt = (
+            select(target)
+            .where(target.c.account_id == account_id)
+            .order_by(target.c.id)
+            .execution_options(yield_per=chunk)
+        )
+        with self.engine.connect() as c:
+            for row in c.execute(stmt).mappings():
+                yield dict(row)
+
+    def iter_models(self, table: str, account_id: str) -> Iterator[Any]:
+        """Stream an entity table as domain models."""
+        for row in self.iter_rows(table, account_id):
+            yield model_from_row(table, row)
