@@ -13,8 +13,6 @@ from enum import StrEnum
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ropilot.core.timeutil import to_epoch_us
-
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -23,6 +21,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from ropilot.core.timeutil import to_epoch_us
 
 
 def _to_utc(value: datetime) -> datetime:
@@ -296,6 +296,7 @@ class StageChange(_Entity):
     to_stage_id: str = Field(min_length=1)
     changed_at: UtcDatetime
     changed_by: str | None = None
+    custom_fields: dict[str, Any] = Field(default_factory=dict)
 
 
 class Assignment(_Entity):
@@ -305,6 +306,7 @@ class Assignment(_Entity):
     from_manager_id: str | None = None
     to_manager_id: str = Field(min_length=1)
     changed_at: UtcDatetime
+    custom_fields: dict[str, Any] = Field(default_factory=dict)
 
 
 class EventAction(StrEnum):

@@ -110,6 +110,8 @@ def dispatch_event(
 
 def _describe(event: Any) -> str:
     """Name an event in a log line without dumping its payload (it may hold personal data)."""
-    kind = getattr(event, "type", None) or type(event).__name__
+    entity = getattr(event, "entity", None)
+    action = getattr(event, "action", None)
+    kind = f"{entity}.{action}" if entity and action else type(event).__name__
     ident = getattr(event, "id", None)
-    return f"{kind!s}" if ident is None else f"{kind!s} (id {ident!s})"
+    return kind if ident is None else f"{kind} (id {ident})"

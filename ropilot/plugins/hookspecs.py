@@ -190,12 +190,13 @@ def ropilot_on_event(event: Any, context: Mapping[str, Any]) -> Any:
     ``ropilot.plugins.events.dispatch_event``: every implementation sees every event, each is
     called separately, and an exception in one is logged with the plugin's name and reported
     without stopping the others. Delivery is at-least-once, so an implementation must be
-    idempotent (use ``event.dedup_key`` or the event id to skip work already done).
+    idempotent (``event.id`` is the dedup key: the same CRM event always has the same id).
 
     Args:
-        event: the normalized event (``ropilot.core.models.Event``): ``type`` (e.g.
-            ``"deal.stage_changed"``), ``entity``, the CRM ids, ``occurred_at`` (UTC) and the
-            connector's ``payload``.
+        event: the normalized event (``ropilot.core.models.Event``): ``id``, ``account_id``,
+            ``connector``, ``entity`` (``"deal"``, ``"contact"`` ...), ``entity_id``,
+            ``action`` (``EventAction``: ``added``, ``stage_changed`` ...), ``occurred_at``
+            (UTC) and the connector's ``payload``.
         context: what the handler may use: ``"settings"``, ``"store"``, ``"connector"`` (to
             write back to the CRM), ``"notifiers"`` (by name) and ``"plugin_manager"``.
             Treat it as read-only; keys may be added in later versions.

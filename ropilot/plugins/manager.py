@@ -325,8 +325,7 @@ def _check_unknown_hooks(pm: RopilotPluginManager) -> None:
         raise PluginLoadError(
             " ".join(problems)
             + " Fix the hook name, or mark an implementation of a hook from a newer ropilot "
-            "with @hookimpl(optionalhook=True). "
-            + _DISABLE_HINT
+            "with @hookimpl(optionalhook=True). " + _DISABLE_HINT
         )
     try:
         pm.check_pending()

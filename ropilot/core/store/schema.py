@@ -31,7 +31,7 @@ NAMING = {
 }
 metadata = MetaData(naming_convention=NAMING)
 
-Json = JSON().with_variant(JSONB(), "postgresql")
+Json = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 
 def _key() -> list[Column[str]]:
@@ -178,6 +178,7 @@ stage_changes = Table(
     _ref("to_stage_id"),
     Column("changed_at", UtcTimestamp, nullable=False),
     _ref("changed_by"),
+    Column("custom_fields", Json),
     Index(None, "account_id", "deal_id", "changed_at"),
     Index(None, "account_id", "changed_at"),
 )
@@ -190,6 +191,7 @@ assignments = Table(
     _ref("from_manager_id"),
     _ref("to_manager_id"),
     Column("changed_at", UtcTimestamp, nullable=False),
+    Column("custom_fields", Json),
     Index(None, "account_id", "deal_id", "changed_at"),
 )
 

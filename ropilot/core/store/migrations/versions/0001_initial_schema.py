@@ -66,6 +66,11 @@ def upgrade() -> None:
         sa.Column("from_manager_id", sa.String(length=128), nullable=True),
         sa.Column("to_manager_id", sa.String(length=128), nullable=True),
         sa.Column("changed_at", sa.BigInteger(), nullable=False),
+        sa.Column(
+            "custom_fields",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
         sa.PrimaryKeyConstraint("account_id", "id", name=op.f("pk_assignments")),
     )
     with op.batch_alter_table("assignments", schema=None) as batch_op:
@@ -306,6 +311,11 @@ def upgrade() -> None:
         sa.Column("to_stage_id", sa.String(length=128), nullable=True),
         sa.Column("changed_at", sa.BigInteger(), nullable=False),
         sa.Column("changed_by", sa.String(length=128), nullable=True),
+        sa.Column(
+            "custom_fields",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
         sa.PrimaryKeyConstraint("account_id", "id", name=op.f("pk_stage_changes")),
     )
     with op.batch_alter_table("stage_changes", schema=None) as batch_op:
