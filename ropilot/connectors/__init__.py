@@ -1,0 +1,1 @@
+"""Connectors: one package per CRM, plus account bundles for CRMs without an API."""

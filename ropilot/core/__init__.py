@@ -1,0 +1,1 @@
+"""The CRM-agnostic domain model, store and engine; imports nothing else of ropilot."""

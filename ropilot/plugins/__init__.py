@@ -1,0 +1,1 @@
+"""Plugin system: hook specifications, the plugin manager and the bundled plugins."""

@@ -1,0 +1,1 @@
+"""The Flask app that receives CRM webhooks (built by a later issue)."""
