@@ -1,0 +1,1 @@
+"""Account bundles (CSV folder, zip, XLSX): the connector for CRMs without an API."""
