@@ -17,7 +17,7 @@ from ropilot.core.store import migrate
 from ropilot.core.store.engine import make_engine
 from ropilot.core.store.mapping import model_from_row, row_from_model, table_for_model
 from ropilot.core.store.schema import ENTITY_TABLES, accounts, sync_bookmarks
-from ropilot.core.store.upsert import upsert_rows
+from ropilot.core.store.upsert import update_rows, upsert_rows
 
 ENTITY_ORDER = (
     "teams",
@@ -106,6 +106,21 @@ class Store:
             ) from exc
         with self._conn(conn) as c:
             return upsert_rows(c, target, rows)
+
+    def update(
+        self, table: str, rows: Iterable[Mapping[str, Any]], conn: Connection | None = None
+    ) -> int:
+        """Change some columns of existing rows (found by ``account_id`` and ``id``).
+
+        For what a webhook says about a record (a new responsible, a new stage) without
+        knowing the rest of it. Returns the number of rows changed; unknown ids are skipped.
+        """
+        try:
+            target = ENTITY_TABLES[table]
+        except KeyError as exc:
+            raise StoreError(f"no entity table {table!r}; one of {', '.join(ENTITY_ORDER)}") from exc
+        with self._conn(conn) as c:
+            return update_rows(c, target, rows)
 
     def upsert_models(self, models: Iterable[Any], conn: Connection | None = None) -> int:
         """Upsert entity models (any mix of types); returns the number of models written."""

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Table, bindparam
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert
 
@@ -18,8 +18,8 @@ BATCH_SIZE = 2000
 def upsert_statement(conn: Connection, table: Table, columns: Sequence[str]) -> Insert:
     """``INSERT … ON CONFLICT (primary key) DO UPDATE`` setting ``columns`` from the new row.
 
-    Only the columns given are written, so a connector that knows a few fields of a record
-    (a webhook saying the responsible changed) does not blank the others.
+    Only the columns given are written on conflict. A new row still needs every NOT NULL
+    column; to change a few fields of rows known to exist use :func:`update_rows`.
     """
     dialect = conn.dialect.name
     insert_fn: Any
@@ -38,6 +38,32 @@ def upsert_statement(conn: Connection, table: Table, columns: Sequence[str]) -> 
     if not updates:
         return stmt.on_conflict_do_nothing(index_elements=key)  # type: ignore[no-any-return]
     return stmt.on_conflict_do_update(index_elements=key, set_=updates)  # type: ignore[no-any-return]
+
+
+def update_rows(conn: Connection, table: Table, rows: Iterable[Mapping[str, Any]]) -> int:
+    """Update some columns of existing rows found by primary key; missing rows are skipped.
+
+    Returns:
+        The number of rows updated.
+    """
+    batch = list(rows)
+    if not batch:
+        return 0
+    key = [c.name for c in table.primary_key.columns]
+    columns = [c for c in batch[0] if c not in key]
+    if not columns:
+        return 0
+    stmt = (
+        table.update()
+        .where(*(table.c[k] == bindparam(f"k_{k}") for k in key))
+        .values({c: bindparam(f"v_{c}") for c in columns})
+    )
+    params = [
+        {**{f"k_{k}": row[k] for k in key}, **{f"v_{c}": row[c] for c in columns}}
+        for row in batch
+    ]
+    result = conn.execute(stmt, params)
+    return int(result.rowcount)
 
 
 def upsert_rows(

@@ -1,0 +1,390 @@
+"""The ``ropilot`` command: the composition root that wires settings, store, connectors and
+plugins together. Every command has ``--help``; errors print a message and exit non-zero.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+from rich.table import Table
+
+from ropilot import __version__
+from ropilot.core.errors import BundleError, ConfigurationError, PluginLoadError, RopilotError
+from ropilot.core.i18n import Lang, t
+from ropilot.core.settings import DEFAULT_CONFIG, Settings, load_settings, write_starter
+from ropilot.core.store import ENTITY_ORDER, Store
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+@dataclass
+class AppContext:
+    """What every command gets: settings (loaded lazily) and the chosen language."""
+
+    config_path: str | None
+    lang_option: str | None
+    _settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.config_path)
+        return self._settings
+
+    @property
+    def lang(self) -> Lang:
+        if self.lang_option in ("ru", "en"):
+            return self.lang_option  # type: ignore[return-value]
+        return self.settings.lang
+
+    def open_store(self, url: str | None = None) -> Store:
+        """The configured store, migrated to the current schema."""
+        return Store.open(url or self.settings.storage.url)
+
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, "--version", "-V", prog_name="ropilot")
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    envvar="ROPILOT_CONFIG",
+    help="Settings file (default: ./ropilot.toml if present; env ROPILOT_CONFIG).",
+)
+@click.option(
+    "--lang", type=click.Choice(["ru", "en"]), default=None, help="Language of the output."
+)
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, lang: str | None) -> None:
+    """ropilot: plans, KPIs, lead routing and data quality on top of your CRM.
+
+    ropilot: планы, KPI, распределение лидов и контроль качества данных поверх вашей CRM.
+    """
+    ctx.obj = AppContext(config_path=config_path, lang_option=lang)
+
+
+# -- progress ---------------------------------------------------------------------------------
+
+
+class _Bar:
+    """Adapts a rich progress bar to the importer/exporter progress protocol."""
+
+    def __init__(self, progress: Progress, description: str) -> None:
+        self.progress = progress
+        self.task = progress.add_task(description, total=None)
+
+    def start(self, total: int) -> None:
+        self.progress.update(self.task, total=total)
+
+    def advance(self, units: int, table: str) -> None:
+        self.progress.update(self.task, advance=units, description=table)
+
+
+@contextmanager
+def _progress(kind: str) -> Iterator[Progress]:
+    columns: list[Any] = [TextColumn("[bold]{task.description:<14}"), BarColumn()]
+    if kind == "bytes":
+        columns += [TaskProgressColumn(), TransferSpeedColumn()]
+    else:
+        columns += [MofNCompleteColumn()]
+    columns += [TimeElapsedColumn(), TimeRemainingColumn()]
+    with Progress(*columns, console=err_console, transient=False) as progress:
+        yield progress
+
+
+# -- init, plugins, db ------------------------------------------------------------------------
+
+
+@cli.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path), default=DEFAULT_CONFIG)
+@click.option("--force", is_flag=True, help="Overwrite an existing file.")
+def init(path: Path, force: bool) -> None:
+    """Write a commented starter settings file (default ./ropilot.toml)."""
+    write_starter(path, force=force)
+    console.print(f"Wrote {path}. Edit it, then run `ropilot db upgrade`.")
+
+
+@cli.command()
+@pass_app
+def plugins(app: AppContext) -> None:
+    """List every plugin with its distribution, version and hooks."""
+    from ropilot.plugins.listing import describe_plugins
+    from ropilot.plugins.manager import get_plugin_manager
+
+    table = Table(title="ropilot plugins")
+    for key in ("plugin", "distribution", "version", "hooks"):
+        table.add_column(t(key, app.lang))
+    for info in describe_plugins(get_plugin_manager()):
+        table.add_row(info.name, info.distribution, info.version or "", ", ".join(info.hooks))
+    console.print(table)
+
+
+@cli.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command("upgrade")
+@click.option("--url", help="Storage URL (default: from settings).")
+@pass_app
+def db_upgrade(app: AppContext, url: str | None) -> None:
+    """Create or migrate the store's schema to this version (safe to repeat)."""
+    from ropilot.core.store import migrate
+
+    store = app.open_store(url)
+    revision = migrate.current_revision(store.engine)
+    console.print(f"{store.engine.url.render_as_string()} is at schema revision {revision}.")
+
+
+# -- import / export / generate ---------------------------------------------------------------
+
+
+def _counts_table(title: str, rows: dict[str, int], lang: Lang, seconds: float | None) -> Table:
+    table = Table(title=title)
+    table.add_column(t("table", lang))
+    table.add_column(t("rows", lang), justify="right")
+    for name, count in rows.items():
+        table.add_row(t(name, lang), f"{count:,}".replace(",", " "))
+    total = sum(rows.values())
+    footer = f"{total:,}".replace(",", " ")
+    if seconds:
+        footer += f"  ({total / seconds:,.0f} {t('rows_per_s', lang)})".replace(",", " ")
+    table.add_row(f"[bold]{t('total', lang)}", f"[bold]{footer}")
+    return table
+
+
+@cli.command("import")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--url", help="Storage URL (default: from settings).")
+@pass_app
+def import_cmd(app: AppContext, path: Path, url: str | None) -> None:
+    """Import an account bundle: a CSV folder, a .zip of it or an .xlsx workbook.
+
+    All or nothing: any invalid row rejects the run and nothing changes. Re-importing the
+    same bundle changes nothing (rows are upserted by account and id).
+    """
+    from ropilot.connectors.bundle.importer import import_bundle
+
+    store = app.open_store(url)
+    with _progress("bytes") as progress:
+        report = import_bundle(store, path, progress=_Bar(progress, "import"))
+    for note in report.notes:
+        err_console.print(f"[dim]{note}[/dim]")
+    title = f"{t('imported', app.lang)}: {report.account_id} ← {report.source}"
+    console.print(_counts_table(title, report.rows, app.lang, report.seconds))
+
+
+@cli.command("export")
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--account", "account_id", help="Account id (needed when the store has several).")
+@click.option("--url", help="Storage URL (default: from settings).")
+@pass_app
+def export_cmd(app: AppContext, path: Path, account_id: str | None, url: str | None) -> None:
+    """Export an account as a bundle: PATH is a folder, a .zip or an .xlsx file."""
+    from ropilot.connectors.bundle.exporter import export_bundle
+
+    store = app.open_store(url)
+    with _progress("rows") as progress:
+        report = export_bundle(
+            store, path, account_id=account_id, progress=_Bar(progress, "export")
+        )
+    title = f"{t('exported', app.lang)}: {report.account_id} → {report.path} ({report.format})"
+    console.print(_counts_table(title, report.rows, app.lang, report.seconds))
+
+
+def _generate(out: Path, deals: int, seed: int, end: date, months: int) -> dict[str, int]:
+    from ropilot.generator import generate_bundle
+
+    target = out
+    zipped = out.suffix.lower() == ".zip"
+    if out.suffix and not zipped:
+        raise click.BadParameter("--out must be a folder or a .zip file", param_hint="--out")
+    tmp: str | None = None
+    if zipped:
+        tmp = tempfile.mkdtemp(prefix="ropilot-gen-")
+        target = Path(tmp)
+    try:
+        with _progress("rows") as progress:
+            task = progress.add_task("deals", total=deals)
+            summary = generate_bundle(
+                target,
+                deals=deals,
+                seed=seed,
+                end=end,
+                months=months,
+                progress=lambda n: progress.update(task, advance=n),
+            )
+        if zipped:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+                for file in sorted(target.glob("*.csv")):
+                    zf.write(file, file.name)
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return summary.rows
+
+
+_END_HELP = "The account's 'today': the last day with data (YYYY-MM-DD)."
+
+
+@cli.command()
+@click.option("--deals", type=click.IntRange(min=0), default=10_000, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same files.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Folder (or .zip) to write the bundle to.",
+)
+@click.option("--end", type=click.DateTime(["%Y-%m-%d"]), default="2026-11-24", help=_END_HELP)
+@click.option("--months", type=click.IntRange(min=1, max=120), default=24, show_default=True)
+@pass_app
+def generate(
+    app: AppContext, deals: int, seed: int, out: Path, end: Any, months: int
+) -> None:
+    """Generate a realistic synthetic account and write it as a bundle."""
+    import time
+
+    started = time.perf_counter()
+    rows = _generate(out, deals, seed, end.date(), months)
+    title = f"{t('generated', app.lang)}: {out}"
+    console.print(_counts_table(title, rows, app.lang, time.perf_counter() - started))
+
+
+# -- demo -------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--deals", type=click.IntRange(min=1), default=20_000, show_default=True)
+@click.option("--seed", type=int, default=7, show_default=True)
+@click.option(
+    "--dir",
+    "workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("ropilot-demo"),
+    show_default=True,
+    help="Where the demo keeps its bundle and SQLite store.",
+)
+@pass_app
+def demo(app: AppContext, deals: int, seed: int, workdir: Path) -> None:
+    """Run the whole flow on a generated account: no CRM, no servers.
+
+    Generates an account as a bundle, imports it into an embedded SQLite store and prints
+    what the store holds.
+    """
+    from ropilot.connectors.bundle.importer import import_bundle
+    from ropilot.core.summary import summarize
+
+    lang = app.lang
+    bundle = workdir / "bundle"
+    if bundle.exists():
+        shutil.rmtree(bundle)
+    end = date.today()
+    console.print(f"[bold]1.[/bold] generate {deals:,} deals (seed {seed}) → {bundle}")
+    _generate(bundle, deals, seed, end, 24)
+    url = f"sqlite:///{(workdir / 'ropilot.db').resolve()}"
+    console.print(f"[bold]2.[/bold] import → {url}")
+    store = Store.open(url)
+    with _progress("bytes") as progress:
+        report = import_bundle(store, bundle, progress=_Bar(progress, "import"))
+    console.print(_counts_table(t("imported", lang), report.rows, lang, report.seconds))
+    _print_summary(summarize(store, report.account_id), lang)
+
+
+def _money(value: Any, currency: str) -> str:
+    return f"{value:,.2f}".replace(",", " ") + f" {currency}"
+
+
+def _print_summary(summary: Any, lang: Lang) -> None:
+    table = Table(title=f"{t('store_summary', lang)}: {summary.account_id}")
+    table.add_column("")
+    table.add_column("", justify="right")
+    for name in ENTITY_ORDER:
+        if summary.counts.get(name):
+            table.add_row(t(name, lang), f"{summary.counts[name]:,}".replace(",", " "))
+    table.add_section()
+    table.add_row(t("open_deals", lang), f"{summary.open_deals:,}".replace(",", " "))
+    table.add_row(t("won_deals", lang), f"{summary.won_deals:,}".replace(",", " "))
+    table.add_row(t("lost_deals", lang), f"{summary.lost_deals:,}".replace(",", " "))
+    table.add_row(t("revenue", lang), _money(summary.won_amount, summary.currency))
+    table.add_row(t("open_amount", lang), _money(summary.open_amount, summary.currency))
+    if summary.first_deal_at and summary.last_deal_at:
+        period = f"{summary.first_deal_at:%Y-%m-%d} … {summary.last_deal_at:%Y-%m-%d}"
+        table.add_row(t("period", lang), period)
+    console.print(table)
+
+
+# -- entry point ------------------------------------------------------------------------------
+
+
+def _add_plugin_commands() -> None:
+    from ropilot.plugins.manager import get_plugin_manager
+
+    pm = get_plugin_manager()
+    pm.hook.ropilot_register_commands(cli=cli)
+
+
+def _report(exc: RopilotError) -> int:
+    if isinstance(exc, BundleError):
+        err_console.print(f"[red]{exc}[/red]", highlight=False)
+        return 2
+    if isinstance(exc, ConfigurationError):
+        err_console.print(f"[red]configuration: {exc}[/red]", highlight=False)
+        return 3
+    err_console.print(f"[red]{type(exc).__name__}: {exc}[/red]", highlight=False)
+    return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    try:
+        _add_plugin_commands()
+    except PluginLoadError as exc:
+        err_console.print(f"[red]plugin: {exc}[/red]", highlight=False)
+        return 4
+    try:
+        cli.main(args=argv, prog_name="ropilot", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        return 130
+    except RopilotError as exc:
+        return _report(exc)
+    return 0
+
+
+def entry() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
+
+
