@@ -46,7 +46,7 @@ def timestamp_parser(zone: tzinfo) -> Parser:
             value = raw
         else:
             s = text(raw).strip()
-            if _DATE_ONLY.match(s):
+            if _DATE_ONLY.match(s) and _is_date(s):
                 raise ValueError(f'"{s}" is a date without a time; a timestamp is required')
             try:
                 value = datetime.fromisoformat(s)
@@ -57,6 +57,14 @@ def timestamp_parser(zone: tzinfo) -> Parser:
         return to_epoch_us(value)
 
     return parse
+
+
+def _is_date(s: str) -> bool:
+    try:
+        date.fromisoformat(s)
+    except ValueError:
+        return False
+    return True
 
 
 def calendar_day_parser(zone: tzinfo) -> Parser:
