@@ -8,7 +8,7 @@ import shutil
 import sys
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -265,9 +265,7 @@ _END_HELP = "The account's 'today': the last day with data (YYYY-MM-DD)."
 @click.option("--end", type=click.DateTime(["%Y-%m-%d"]), default="2026-11-24", help=_END_HELP)
 @click.option("--months", type=click.IntRange(min=1, max=120), default=24, show_default=True)
 @pass_app
-def generate(
-    app: AppContext, deals: int, seed: int, out: Path, end: Any, months: int
-) -> None:
+def generate(app: AppContext, deals: int, seed: int, out: Path, end: Any, months: int) -> None:
     """Generate a realistic synthetic account and write it as a bundle."""
     import time
 
@@ -386,5 +384,3 @@ def main(argv: list[str] | None = None) -> int:
 def entry() -> None:
     """Console-script entry point."""
     sys.exit(main())
-
-

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import case, func, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.sql.functions import coalesce
 
 from ropilot.core.store import Store
@@ -39,10 +39,10 @@ def summarize(store: Store, account_id: str) -> StoreSummary:
         in_currency = (deals.c.currency.is_(None)) | (deals.c.currency == currency)
         kind = stages.c.kind
 
-        def amount_sum(k: str) -> object:
-            return coalesce(
-                func.sum(case((in_currency & (kind == k), deals.c.amount))), 0
-            ).cast(Money)
+        def amount_sum(k: str) -> ColumnElement[Decimal]:
+            return coalesce(func.sum(case((in_currency & (kind == k), deals.c.amount))), 0).cast(
+                Money
+            )
 
         row = conn.execute(
             select(

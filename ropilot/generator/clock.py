@@ -45,7 +45,7 @@ class Clock:
         self.end = end
         self.base = first_day.toordinal()
         n_days = last_day.toordinal() - self.base + 1
-        calendar = holidays.RU(years=range(first_day.year, last_day.year + 1))
+        calendar = holidays.country_holidays("RU", years=range(first_day.year, last_day.year + 1))
         self.day_str: list[str] = []
         self.day_month: list[int] = []  # months since year 0, for seasonality and pools
         working_days: list[int] = []

@@ -32,6 +32,8 @@ class ManagerProfile:
         activity: multiplier of the number of calls, e-mails and notes they log.
         discipline: probability that they keep a next-step task on a deal.
         weight: relative share of new deals they receive (0 for assistants).
+        left_at: ISO timestamp from which an inactive manager no longer works (None if
+            active); not part of the bundle.
     """
 
     index: int
@@ -47,6 +49,7 @@ class ManagerProfile:
     activity: float
     discipline: float
     weight: int
+    left_at: str | None = None
 
     @property
     def active(self) -> bool:
@@ -153,6 +156,7 @@ def build_team(
                 activity=activity,
                 discipline=discipline,
                 weight=weight,
+                left_at=clock.fmt(fired_w) if fired_w != NEVER else None,
             )
         )
     teams = [(head_team, "Отдел продаж", "", managers[0].id)]

@@ -240,7 +240,8 @@ def _open_sink(path: Path, fmt: str) -> Iterator[Any]:
 
         path.parent.mkdir(parents=True, exist_ok=True)
         workbook = xlsxwriter.Workbook(
-            str(path), {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
+            str(path),
+            {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False},
         )
         try:
             yield _XlsxSink(workbook)

@@ -118,7 +118,9 @@ class Store:
         try:
             target = ENTITY_TABLES[table]
         except KeyError as exc:
-            raise StoreError(f"no entity table {table!r}; one of {', '.join(ENTITY_ORDER)}") from exc
+            raise StoreError(
+                f"no entity table {table!r}; one of {', '.join(ENTITY_ORDER)}"
+            ) from exc
         with self._conn(conn) as c:
             return update_rows(c, target, rows)
 

@@ -59,8 +59,7 @@ def update_rows(conn: Connection, table: Table, rows: Iterable[Mapping[str, Any]
         .values({c: bindparam(f"v_{c}") for c in columns})
     )
     params = [
-        {**{f"k_{k}": row[k] for k in key}, **{f"v_{c}": row[c] for c in columns}}
-        for row in batch
+        {**{f"k_{k}": row[k] for k in key}, **{f"v_{c}": row[c] for c in columns}} for row in batch
     ]
     result = conn.execute(stmt, params)
     return int(result.rowcount)

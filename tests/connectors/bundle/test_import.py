@@ -30,9 +30,18 @@ def test_imports_every_table_with_values_converted(store: Store, small_bundle: P
     report = import_bundle(store, small_bundle)
     assert report.account_id == "acme"
     assert store.counts("acme") == {
-        "teams": 2, "managers": 4, "pipelines": 1, "stages": 5, "companies": 1,
-        "contacts": 1, "deals": 3, "stage_changes": 5, "assignments": 1, "activities": 3,
-        "tasks": 2, "events": 0,
+        "teams": 2,
+        "managers": 4,
+        "pipelines": 1,
+        "stages": 5,
+        "companies": 1,
+        "contacts": 1,
+        "deals": 3,
+        "stage_changes": 5,
+        "assignments": 1,
+        "activities": 3,
+        "tasks": 2,
+        "events": 0,
     }
     account = store.get_account("acme")
     assert account is not None and account.name == "ООО «Акме»"
@@ -101,7 +110,9 @@ def test_bad_value_names_file_line_column_and_changes_nothing(
     before = _snapshot(store)
     edit(small_bundle, "deals", "2026-02-28T23:59:59+03:00", "2026-13-01")
     errors = _expect_errors(store, small_bundle)
-    assert errors == ['deals.csv line 2, column closed_at: "2026-13-01" is not a timestamp (ISO 8601)']
+    assert errors == [
+        'deals.csv line 2, column closed_at: "2026-13-01" is not a timestamp (ISO 8601)'
+    ]
     assert _snapshot(store) == before
 
 
@@ -110,7 +121,9 @@ def test_rejected_run_on_empty_store_writes_nothing(
 ) -> None:
     edit(small_bundle, "tasks", "m2,2026-02-01", "m9,2026-02-01")
     errors = _expect_errors(store, small_bundle)
-    assert errors == ['tasks.csv line 3, column responsible_id: "m9" is referenced but missing from managers']
+    assert errors == [
+        'tasks.csv line 3, column responsible_id: "m9" is referenced but missing from managers'
+    ]
     assert store.list_accounts() == []
     assert sum(store.counts("acme").values()) == 0
 
@@ -156,7 +169,12 @@ def test_stage_must_belong_to_the_deal_pipeline(store: Store, small_bundle: Path
 
 def test_closed_at_exactly_for_won_and_lost(store: Store, small_bundle: Path, edit: Edit) -> None:
     edit(small_bundle, "deals", ",2026-02-28T23:59:59+03:00,", ",,")
-    edit(small_bundle, "deals", "2026-03-01T09:00:00+03:00,,,", "2026-03-01T09:00:00+03:00,,2026-03-02T00:00:00Z,")
+    edit(
+        small_bundle,
+        "deals",
+        "2026-03-01T09:00:00+03:00,,,",
+        "2026-03-01T09:00:00+03:00,,2026-03-02T00:00:00Z,",
+    )
     errors = _expect_errors(store, small_bundle)
     assert errors == [
         'deals.csv line 2, column closed_at: is empty but stage "won" is won: '
@@ -175,7 +193,10 @@ def test_missing_referenced_table_is_named(store: Store, small_bundle: Path) -> 
     )
     # k1 is the contact of deals d1 (line 2), d3 (line 4) and activities a1 (2), a3 (4).
     assert [e.split(",")[0] for e in errors] == [
-        "deals.csv line 2", "deals.csv line 4", "activities.csv line 2", "activities.csv line 4"
+        "deals.csv line 2",
+        "deals.csv line 4",
+        "activities.csv line 2",
+        "activities.csv line 4",
     ]
 
 
@@ -202,7 +223,9 @@ def test_minimal_bundle_with_only_required_tables(store: Store, tmp_path: Path) 
     bundle = tmp_path / "min"
     bundle.mkdir()
     (bundle / "account.csv").write_text("id,name,timezone,currency\nx,X,UTC,EUR\n")
-    (bundle / "deals.csv").write_text("id,pipeline_id,stage_id,created_at\n1,p,s,2026-01-01T00:00:00Z\n")
+    (bundle / "deals.csv").write_text(
+        "id,pipeline_id,stage_id,created_at\n1,p,s,2026-01-01T00:00:00Z\n"
+    )
     errors = _expect_errors(store, bundle)
     assert errors == [
         'deals.csv line 2, column pipeline_id: "p" is referenced but missing from '
@@ -225,7 +248,10 @@ def _excel_ru(bundle: Path) -> None:
 def test_excel_russian_csv_is_detected_and_said(store: Store, small_bundle: Path) -> None:
     _excel_ru(small_bundle)
     report = import_bundle(store, small_bundle)
-    assert "deals.csv: encoding Windows-1251 (the file is not valid UTF-8), separator ';'" in report.notes
+    assert (
+        "deals.csv: encoding Windows-1251 (the file is not valid UTF-8), separator ';'"
+        in report.notes
+    )
     deals = {d.id: d for d in store.iter_models("deals", "acme")}
     assert deals["d1"].amount == Decimal("150000.50")
     assert deals["d1"].name == "Поставка"
@@ -237,7 +263,9 @@ def test_mixed_decimal_marks_are_refused(store: Store, small_bundle: Path) -> No
     (small_bundle / "deals.csv").write_bytes(raw)
     errors = _expect_errors(store, small_bundle)
     assert len(errors) == 1
-    assert errors[0].startswith('deals.csv line 4, column amount: "20000.5" uses "." as decimal mark')
+    assert errors[0].startswith(
+        'deals.csv line 4, column amount: "20000.5" uses "." as decimal mark'
+    )
 
 
 def test_decimal_comma_in_a_comma_separated_file_is_refused(
@@ -275,7 +303,9 @@ def test_booleans_in_every_spelling(store: Store, small_bundle: Path, edit: Edit
     ]
 
 
-def test_zip_container_with_a_folder_inside(store: Store, small_bundle: Path, tmp_path: Path) -> None:
+def test_zip_container_with_a_folder_inside(
+    store: Store, small_bundle: Path, tmp_path: Path
+) -> None:
     archive = tmp_path / "bundle.zip"
     with zipfile.ZipFile(archive, "w") as zf:
         for file in small_bundle.glob("*.csv"):

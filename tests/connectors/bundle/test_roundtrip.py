@@ -44,9 +44,7 @@ def test_export_then_import_gives_the_same_store(
         fresh.close()
 
 
-def test_small_bundle_round_trip_keeps_custom_fields(
-    store: Store, tmp_path: Path
-) -> None:
+def test_small_bundle_round_trip_keeps_custom_fields(store: Store, tmp_path: Path) -> None:
     small = Path(__file__).parent / "data" / "small"
     import_bundle(store, small)
     export_bundle(store, tmp_path / "out")

@@ -117,7 +117,11 @@ def test_manager_json_fields_round_trip(store: Store) -> None:
 
 def test_history_rows_keyed_by_derived_id(store: Store) -> None:
     change = StageChange(
-        account_id="a", id="d1|1|s1|s2", deal_id="d1", from_stage_id="s1", to_stage_id="s2",
+        account_id="a",
+        id="d1|1|s1|s2",
+        deal_id="d1",
+        from_stage_id="s1",
+        to_stage_id="s2",
         changed_at=T0,
     )
     store.upsert_models([change, change])
