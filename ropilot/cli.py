@@ -138,9 +138,9 @@ def plugins(app: AppContext) -> None:
 
     table = Table(title="ropilot plugins")
     for key in ("plugin", "distribution", "version", "hooks"):
-        table.add_column(t(key, app.lang))
+        table.add_column(t(key, app.lang), overflow="fold")
     for info in describe_plugins(get_plugin_manager()):
-        table.add_row(info.name, info.distribution, info.version or "", ", ".join(info.hooks))
+        table.add_row(info.name, info.distribution, info.version or "", "\n".join(info.hooks))
     console.print(table)
 
 

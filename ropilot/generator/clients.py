@@ -88,8 +88,17 @@ def spread(total: int, weights: list[float]) -> list[int]:
     return out
 
 
-def _pick_recent(rnd: random.Random, cum: array[int], day: int) -> int:
-    """An index among items created before working day ``day``, recent ones favoured."""
+def pick_recent(rnd: random.Random, cum: array[int], day: int) -> int:
+    """An index among items created before working day ``day``, recent ones favoured.
+
+    Args:
+        rnd: random source.
+        cum: per working day index, items created on or before that day.
+        day: working day index.
+
+    Returns:
+        The item's index, or −1 if none existed yet.
+    """
     upto = cum[day - 1] if day > 0 else 0
     if upto == 0:
         return -1
@@ -337,7 +346,7 @@ def generate_clients(
                         phone_text = format_phone(phone, random_style(rng))
                         if rnd() < 0.08:
                             phone_text += ";" + format_phone(mobile_digits(rng), random_style(rng))
-                company = _pick_recent(rng, company_cum, day) if rnd() < 0.78 else -1
+                company = pick_recent(rng, company_cum, day) if rnd() < 0.78 else -1
                 email = ""
                 email_text = ""
                 if rnd() < 0.6:

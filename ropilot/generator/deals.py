@@ -14,7 +14,7 @@ import random
 from collections.abc import Callable
 
 from ropilot.generator import data
-from ropilot.generator.clients import COMPANY_ID_BASE, CONTACT_ID_BASE, ClientIndex, _pick_recent
+from ropilot.generator.clients import COMPANY_ID_BASE, CONTACT_ID_BASE, ClientIndex, pick_recent
 from ropilot.generator.clock import WORKDAY, Clock
 from ropilot.generator.people import NEVER, ManagerProfile, Staff
 from ropilot.generator.pipelines import PipelineSpec
@@ -177,10 +177,10 @@ def generate_deals(
             n_open = len(stage_ids) - 2
 
             # Client: a contact (recent ones favoured), its company, or a company alone.
-            contact = _pick_recent(rng, contact_cum, wi + 1) if rnd() < 0.92 else -1
+            contact = pick_recent(rng, contact_cum, wi + 1) if rnd() < 0.92 else -1
             company = contact_company[contact] if contact >= 0 else -1
             if company < 0 and rnd() < 0.3:
-                company = _pick_recent(rng, company_cum, wi + 1)
+                company = pick_recent(rng, company_cum, wi + 1)
             if company >= 0:
                 region = company_region[company]
                 seg_mult = segment_mult[company_segment[company]]
