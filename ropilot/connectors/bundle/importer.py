@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -10,17 +11,16 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from pydantic import TypeAdapter, ValidationError
-from sqlalchemy import Connection, Table, insert, select
+from sqlalchemy import Connection, Table, select
 
 from ropilot.connectors.bundle import staging, values
 from ropilot.connectors.bundle.sources import BundleSource, TableReader, open_bundle
 from ropilot.connectors.bundle.spec import ACCOUNT, DEFAULTS, TABLES, ColumnSpec, TableSpec
 from ropilot.core.errors import BundleError, BundleIssue
-from ropilot.core.models import Absence, Account, Specialisations, WorkingInterval, derived_id
+from ropilot.core.models import Absence, Account, Specialisations, WorkingInterval
 from ropilot.core.store import Store
 from ropilot.core.store.schema import custom_field_defs
 from ropilot.core.store.upsert import upsert_rows
-from ropilot.core.timeutil import from_epoch_us
 
 MAX_ERRORS = 50
 BATCH = 5000
@@ -142,19 +142,38 @@ def _parser(col: ColumnSpec, zone: ZoneInfo, reader: TableReader) -> values.Pars
 
 
 def _blank(raw: Any) -> bool:
-    return raw is None or (isinstance(raw, str) and not raw.strip())
+    return raw is None or (type(raw) is str and (not raw or raw.isspace()))
+
+
+def _driver_value(kind: str, dialect: str) -> Callable[[Any], Any] | None:
+    """Conversion of a parsed value for the DB driver (staging rows bypass SQLAlchemy types)."""
+    if kind in ("json", "multi"):
+        return lambda v: json.dumps(v, ensure_ascii=False, separators=(",", ":"))
+    if dialect == "sqlite" and kind == "day":
+        return lambda v: v.isoformat()
+    if dialect == "sqlite" and kind == "bool":
+        return int
+    return None
 
 
 @dataclass
 class _Plan:
-    """How each cell of a table's rows is turned into a staging row."""
+    """How each cell of a table's rows is turned into a staging row (a tuple)."""
 
-    columns: list[tuple[int | None, ColumnSpec, values.Parser, Any]]
+    columns: list[tuple[int | None, bool, str, values.Parser, Any]]
+    """(cell index or None when absent, required, header, parser, default)"""
     extras: list[tuple[int, str]]
     width: int
+    targets: list[str]
+    """Staging columns, in row order: ``_line``, the spec's columns, ``custom_fields``."""
+    derived: tuple[int, ...]
+    """Row positions whose values make a history row's id (empty: the table has ids)."""
+    id_pos: int
 
 
-def _plan(spec: TableSpec, reader: TableReader, zone: ZoneInfo, issues: _Issues) -> _Plan:
+def _plan(
+    spec: TableSpec, reader: TableReader, zone: ZoneInfo, issues: _Issues, dialect: str
+) -> _Plan:
     positions: dict[str, int] = {}
     for idx, header in enumerate(reader.header):
         if not header:
@@ -163,53 +182,65 @@ def _plan(spec: TableSpec, reader: TableReader, zone: ZoneInfo, issues: _Issues)
             issues.add(BundleIssue(reader.label, 1, header, "column appears twice in the header"))
         positions[header] = idx
     defaults = DEFAULTS.get(spec.name, {})
-    columns = [
-        (positions.get(col.header), col, _parser(col, zone, reader), defaults.get(col.column))
-        for col in spec.columns
-    ]
+    columns = []
+    for col in spec.columns:
+        parse = _parser(col, zone, reader)
+        post = _driver_value(col.kind, dialect)
+        default = defaults.get(col.column)
+        if post is not None:
+            parse = _then(parse, post)
+            default = None if default is None else post(default)
+        columns.append((positions.get(col.header), col.required, col.header, parse, default))
     known = {col.header for col in spec.columns}
     extras = [(idx, h) for h, idx in positions.items() if h not in known]
-    return _Plan(columns, extras, len(reader.header))
+    targets = ["_line", *(col.column for col in spec.columns), "custom_fields"]
+    derived = tuple(targets.index(c) for c in spec.derived_id)
+    return _Plan(columns, extras, len(reader.header), targets, derived, targets.index("id"))
 
 
-def _rows(
-    spec: TableSpec, reader: TableReader, plan: _Plan, issues: _Issues
-) -> Iterator[dict[str, Any]]:
+def _then(first: values.Parser, second: Callable[[Any], Any]) -> values.Parser:
+    return lambda raw: second(first(raw))
+
+
+def _rows(reader: TableReader, plan: _Plan, issues: _Issues) -> Iterator[list[Any]]:
     label = reader.label
+    width = plan.width
+    columns = plan.columns
+    extras = plan.extras
+    derived = plan.derived
+    id_pos = plan.id_pos
     for line, cells in reader.rows:
-        row: dict[str, Any] = {"_line": line}
+        row: list[Any] = [line]
         ok = True
         n = len(cells)
-        if n > plan.width and any(not _blank(c) for c in cells[plan.width :]):
+        if n > width and any(not _blank(c) for c in cells[width:]):
             issues.add(BundleIssue(label, line, None, "more values than header columns"))
             ok = False
-        for idx, col, parse, default in plan.columns:
+        for idx, required, header, parse, default in columns:
             raw = cells[idx] if idx is not None and idx < n else None
-            if _blank(raw):
-                if col.required:
-                    issues.add(BundleIssue(label, line, col.header, "is required but empty"))
+            if raw is None or (type(raw) is str and (not raw or raw.isspace())):
+                if required:
+                    issues.add(BundleIssue(label, line, header, "is required but empty"))
                     ok = False
-                row[col.column] = default
+                row.append(default)
                 continue
             try:
-                row[col.column] = parse(raw)
+                row.append(parse(raw))
             except ValueError as exc:
-                issues.add(BundleIssue(label, line, col.header, str(exc)))
+                issues.add(BundleIssue(label, line, header, str(exc)))
                 ok = False
-        custom = {
-            h: values.text(cells[i]) for i, h in plan.extras if i < n and not _blank(cells[i])
-        }
-        row["custom_fields"] = custom or None
-        if spec.derived_id and row.get("id") is None:
-            row["id"] = derived_id(*(_id_part(row[c]) for c in spec.derived_id))
+                row.append(None)
+        if extras:
+            custom = {h: values.text(cells[i]) for i, h in extras if i < n and not _blank(cells[i])}
+            row.append(json.dumps(custom, ensure_ascii=False) if custom else None)
+        else:
+            row.append(None)
+        if derived and row[id_pos] is None:
+            row[id_pos] = "|".join("" if row[i] is None else str(row[i]) for i in derived)
         if issues.full:
             return
         if ok:
             yield row
-
-
-def _id_part(value: Any) -> Any:
-    return from_epoch_us(value) if isinstance(value, int) else value
 
 
 def _read_account(source: BundleSource, issues: _Issues) -> Account:
@@ -221,8 +252,8 @@ def _read_account(source: BundleSource, issues: _Issues) -> Account:
         )
     with source.open("account", [c.header for c in ACCOUNT.columns if c.required]) as reader:
         zone = ZoneInfo("UTC")
-        plan = _plan(ACCOUNT, reader, zone, issues)
-        rows = list(_rows(ACCOUNT, reader, plan, issues))
+        plan = _plan(ACCOUNT, reader, zone, issues, "")
+        rows = [dict(zip(plan.targets, r, strict=True)) for r in _rows(reader, plan, issues)]
         issues.raise_if_any(source.description)
         if len(rows) != 1:
             raise BundleError(
@@ -250,23 +281,28 @@ def _load_table(
     with source.open(spec.name, required) as reader:
         labels[spec.name] = reader.label
         report.notes.extend(reader.notes)
-        plan = _plan(spec, reader, zone, issues)
-        stmt = insert(stage)
-        batch: list[dict[str, Any]] = []
+        dialect = conn.dialect
+        plan = _plan(spec, reader, zone, issues, dialect.name)
+        mark = "?" if dialect.paramstyle == "qmark" else "%s"
+        quoted = ", ".join(f'"{c}"' for c in plan.targets)
+        sql = (
+            f"INSERT INTO {stage.name} ({quoted}) VALUES ({', '.join(mark for _ in plan.targets)})"
+        )
+        batch: list[tuple[Any, ...]] = []
         count = 0
         done = 0
-        for row in _rows(spec, reader, plan, issues):
-            batch.append(row)
+        for row in _rows(reader, plan, issues):
+            batch.append(tuple(row))
             if len(batch) >= BATCH:
                 if not issues.items:
-                    conn.execute(stmt, batch)
+                    conn.exec_driver_sql(sql, batch)
                 count += len(batch)
                 batch = []
                 now = reader.consumed()
                 progress.advance(now - done, spec.name)
                 done = now
         if batch and not issues.items:
-            conn.execute(stmt, batch)
+            conn.exec_driver_sql(sql, batch)
         count += len(batch)
         progress.advance(reader.consumed() - done, spec.name)
         report.rows[spec.name] = count

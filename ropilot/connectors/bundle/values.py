@@ -7,13 +7,15 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from ropilot.core.store.types import money_to_units
-from ropilot.core.timeutil import to_epoch_us
+from ropilot.core.timeutil import EPOCH
+
+_MICROSECOND = timedelta(microseconds=1)
 
 Parser = Callable[[Any], Any]
 
@@ -27,7 +29,7 @@ _FALSE = frozenset({"false", "0", "no", "нет"})
 
 def text(raw: Any) -> str:
     """Any cell as text; integral XLSX numbers lose their ``.0``."""
-    if isinstance(raw, str):
+    if type(raw) is str:
         return raw
     if isinstance(raw, bool):
         return "true" if raw else "false"
@@ -42,29 +44,23 @@ def timestamp_parser(zone: tzinfo) -> Parser:
     """ISO 8601 timestamp → epoch microseconds; no offset means the account's local time."""
 
     def parse(raw: Any) -> int:
-        if isinstance(raw, datetime):
-            value = raw
-        else:
-            s = text(raw).strip()
-            if _DATE_ONLY.match(s) and _is_date(s):
-                raise ValueError(f'"{s}" is a date without a time; a timestamp is required')
+        if type(raw) is str:
+            s = raw.strip()
             try:
                 value = datetime.fromisoformat(s)
             except ValueError:
                 raise ValueError(f'"{s}" is not a timestamp (ISO 8601)') from None
+            if len(s) <= 10:  # YYYY-MM-DD or YYYYMMDD: a day, not a moment
+                raise ValueError(f'"{s}" is a date without a time; a timestamp is required')
+        elif isinstance(raw, datetime):
+            value = raw
+        else:
+            raise ValueError(f'"{raw}" is not a timestamp (ISO 8601)')
         if value.tzinfo is None:
             value = value.replace(tzinfo=zone)
-        return to_epoch_us(value)
+        return (value - EPOCH) // _MICROSECOND
 
     return parse
-
-
-def _is_date(s: str) -> bool:
-    try:
-        date.fromisoformat(s)
-    except ValueError:
-        return False
-    return True
 
 
 def calendar_day_parser(zone: tzinfo) -> Parser:
@@ -208,7 +204,7 @@ def timezone_name(raw: Any) -> str:
 
 def identifier(raw: Any) -> str:
     """An id as the source has it (surrounding spaces removed)."""
-    s = text(raw).strip()
+    s = raw.strip() if type(raw) is str else text(raw).strip()
     if len(s) > 128:
         raise ValueError(f'id "{s[:20]}…" is longer than 128 characters')
     return s
