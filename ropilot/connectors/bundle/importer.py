@@ -59,6 +59,8 @@ class ImportReport:
     rows: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)
+    """Seconds spent reading, checking and merging."""
 
     @property
     def total_rows(self) -> int:
@@ -281,13 +283,8 @@ def _load_table(
     with source.open(spec.name, required) as reader:
         labels[spec.name] = reader.label
         report.notes.extend(reader.notes)
-        dialect = conn.dialect
-        plan = _plan(spec, reader, zone, issues, dialect.name)
-        mark = "?" if dialect.paramstyle == "qmark" else "%s"
-        quoted = ", ".join(f'"{c}"' for c in plan.targets)
-        sql = (
-            f"INSERT INTO {stage.name} ({quoted}) VALUES ({', '.join(mark for _ in plan.targets)})"
-        )
+        plan = _plan(spec, reader, zone, issues, conn.dialect.name)
+        write = staging.row_writer(conn, spec.name, plan.targets)
         batch: list[tuple[Any, ...]] = []
         count = 0
         done = 0
@@ -295,14 +292,14 @@ def _load_table(
             batch.append(tuple(row))
             if len(batch) >= BATCH:
                 if not issues.items:
-                    conn.exec_driver_sql(sql, batch)
+                    write(batch)
                 count += len(batch)
                 batch = []
                 now = reader.consumed()
                 progress.advance(now - done, spec.name)
                 done = now
         if batch and not issues.items:
-            conn.exec_driver_sql(sql, batch)
+            write(batch)
         count += len(batch)
         progress.advance(reader.consumed() - done, spec.name)
         report.rows[spec.name] = count
@@ -349,16 +346,20 @@ def import_bundle(store: Store, path: Path, *, progress: Progress | None = None)
                             conn, spec, source, stages[spec.name], zone, issues, bar, report, labels
                         )
                 issues.raise_if_any(source.description)
+                mark = report.phases["read"] = time.perf_counter() - started
                 for spec in TABLES:
                     issues.extend(staging.check_unique_ids(conn, spec, labels, MAX_ERRORS))
                 issues.raise_if_any(source.description)
                 issues.extend(staging.check_references(conn, labels, present, MAX_ERRORS))
                 issues.extend(staging.check_deal_stages(conn, labels, MAX_ERRORS))
                 issues.raise_if_any(source.description)
+                report.phases["check"] = time.perf_counter() - started - mark
+                mark += report.phases["check"]
                 store.upsert_account(account, conn)
                 staging.merge(conn, account.id, present)
                 _record_custom_fields(conn, account.id, custom)
                 staging.drop_staging(conn)
+                report.phases["merge"] = time.perf_counter() - started - mark
         finally:
             close = getattr(source, "close", None)
             if close is not None:

@@ -31,24 +31,29 @@ NAMING = {
 }
 metadata = MetaData(naming_convention=NAMING)
 
+# Ids compare byte-wise on PostgreSQL (COLLATE "C"): several times faster B-tree work than a
+# locale collation, and ids need no linguistic order. SQLite compares bytes already.
+Key = String(128).with_variant(String(128, collation="C"), "postgresql")
+AccountKey = String(64).with_variant(String(64, collation="C"), "postgresql")
+
 Json = JSON(none_as_null=True).with_variant(JSONB(none_as_null=True), "postgresql")
 
 
 def _key() -> list[Column[str]]:
     return [
-        Column("account_id", String(64), primary_key=True),
-        Column("id", String(128), primary_key=True),
+        Column("account_id", AccountKey, primary_key=True),
+        Column("id", Key, primary_key=True),
     ]
 
 
 def _ref(name: str) -> Column[str]:
-    return Column(name, String(128))
+    return Column(name, Key)
 
 
 accounts = Table(
     "accounts",
     metadata,
-    Column("id", String(64), primary_key=True),
+    Column("id", AccountKey, primary_key=True),
     Column("name", Text, nullable=False),
     Column("timezone", String(64), nullable=False),
     Column("currency", String(3), nullable=False),
@@ -248,9 +253,9 @@ events = Table(
 custom_field_defs = Table(
     "custom_field_defs",
     metadata,
-    Column("account_id", String(64), primary_key=True),
+    Column("account_id", AccountKey, primary_key=True),
     Column("entity", String(32), primary_key=True),
-    Column("id", String(128), primary_key=True),
+    Column("id", Key, primary_key=True),
     Column("name", Text, nullable=False),
     Column("type", String(32)),
     Column("required_stage_ids", Json),
@@ -259,7 +264,7 @@ custom_field_defs = Table(
 sync_bookmarks = Table(
     "sync_bookmarks",
     metadata,
-    Column("account_id", String(64), primary_key=True),
+    Column("account_id", AccountKey, primary_key=True),
     Column("stream", String(64), primary_key=True),
     Column("value", Text, nullable=False),
     Column("updated_at", UtcTimestamp, nullable=False),

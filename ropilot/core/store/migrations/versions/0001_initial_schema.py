@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-24 00:41:28.198120
+Create Date: 2026-11-24 00:58:30.999376
 """
 
 from collections.abc import Sequence
@@ -20,7 +20,11 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.create_table(
         "accounts",
-        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column(
+            "id",
+            sa.String(length=64).with_variant(sa.String(length=64, collation="C"), "postgresql"),
+            nullable=False,
+        ),
         sa.Column("name", sa.Text(), nullable=False),
         sa.Column("timezone", sa.String(length=64), nullable=False),
         sa.Column("currency", sa.String(length=3), nullable=False),
@@ -28,20 +32,46 @@ def upgrade() -> None:
     )
     op.create_table(
         "activities",
-        sa.Column("account_id", sa.String(length=64), nullable=False),
-        sa.Column("id", sa.String(length=128), nullable=False),
+        sa.Column(
+            "account_id",
+            sa.String(length=64).with_variant(sa.String(length=64, collation="C"), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "id",
+            sa.String(length=128).with_variant(sa.String(length=128, collation="C"), "postgresql"),
+            nullable=False,
+        ),
         sa.Column("type", sa.String(length=16), nullable=False),
-        sa.Column("manager_id", sa.String(length=128), nullable=True),
+        sa.Column(
+            "manager_id",
+            sa.String(length=128).with_variant(sa.String(length=128, collation="C"), "postgresql"),
+            nullable=True,
+        ),
         sa.Column("at", sa.BigInteger(), nullable=False),
-        sa.Column("deal_id", sa.String(length=128), nullable=True),
-        sa.Column("contact_id", sa.String(length=128), nullable=True),
-        sa.Column("company_id", sa.String(length=128), nullable=True),
+        sa.Column(
+            "deal_id",
+            sa.String(length=128).with_variant(sa.String(length=128, collation="C"), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column(
+            "contact_id",
+            sa.String(length=128).with_variant(sa.String(length=128, collation="C"), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column(
+            "company_id",
+            sa.String(length=128).with_variant(sa.String(length=128, collation="C"), "postgresql"),
+            nullable=True,
+        ),
         sa.Column("direction", sa.String(length=3), nullable=True),
         sa.Column("duration_s", sa.Integer(), nullable=True),
         sa.Column("result", sa.Text(), nullable=True),
         sa.Column(
             "custom_fields",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            sa.JSON(none_as_null=True).with_variant(
+                postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"
+            ),
             nullable=True,
         ),
         sa.PrimaryKeyConstraint("account_id", "id", name=op.f("pk_activities")),
@@ -60,15 +90,37 @@ def upgrade() -> None:
 
     op.create_table(
         "assignments",
-        sa.Column("account_id", sa.String(length=64), nullable=False),
-        sa.Column("id", sa.String(length=128), nullable=False),
-        sa.Column("deal_id", sa.String(length=128), nullable=True),
-        sa.Column("from_manager_id", sa.String(length=128), nullable=True),
-        sa.Column("to_manager_id", sa.String(length=128), nullable=True),
+        sa.Column(
+            "account_id",
+            sa.String(length=64).with_variant(sa.String(length=64, collation="C"), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "id",
+            sa.String(length=128).with_variant(sa.String(length=128, collation="C"), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "deal_id",
+            sa.String(length=128).with_variant(sa.String(length=128, collation="C"), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column(
+            "from_manager_id",
+            sa.String(length=128).with_variant(sa.String(length=128, collation="C"), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column(
+            "to_manager_id",
+            sa.String(length=128).with_variant(sa.String(length=128, collation="C"), "postgresql"),
+            nullable=True,
+        ),
         sa.Column("changed_at", sa.BigInteger(), nullable=False),
         sa.Column(
             "custom_fields",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            sa.JSON(none_as_null=True).with_variant(
+                postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"
+            ),
             nullable=True,
         ),
         sa.PrimaryKeyConstraint("account_id", "id", name=op.f("pk_assignments")),
@@ -82,27 +134,45 @@ def upgrade() -> None:
 
     op.create_table(
         "companies",
-        sa.Column("account_id", sa.String(length=64), nullable=False),
-        sa.Column("id", sa.String(length=128), nullable=False),
+        sa.Column(
+            "account_id",
+            sa.String(length=64).with_variant(sa.String(length=64, collation="C"), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "id",
+            sa.String(length=128).with_variant(sa.String(length=128, collation="C"), "postgresql"),
+            nullable=False,
+        ),
         sa.Column("name", sa.Text(), nullable=False),
         sa.Column("inn", sa.String(length=32), nullable=True),
         sa.Column(
             "phones",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            sa.JSON(none_as_null=True).with_variant(
+                postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"
+            ),
             nullable=True,
         ),
         sa.Column(
             "emails",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            sa.JSON(none_as_null=True).with_variant(
+                postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"
+            ),
             nullable=True,
         ),
-        sa.Column("responsible_id", sa.String(length=128), nullable=True),
+        sa.Column(
+            "responsible_id",
+            sa.String(length=128).with_variant(sa.String(length=128, collation="C"), "postgresql"),
+            nullable=True,
+        ),
         sa.Column("segment", sa.Text(), nullable=True),
         sa.Column("region", sa.Text(), nullable=True),
         sa.Column("created_at", sa.BigInteger(), nullable=True),
         sa.Column(
             "custom_fields",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            sa.JSON(none_as_null=True).with_variant(
+                postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"
+            ),
             nullable=True,
         ),
         sa.PrimaryKeyConstraint("account_id", "id", name=op.f("pk_companies")),
@@ -119,28 +189,50 @@ def upgrade() -> None:
 
     op.create_table(
         "contacts",
-        sa.Column("account_id", sa.String(length=64), nullable=False),
-        sa.Column("id", sa.String(length=128), nullable=False),
+        sa.Column(
+            "account_id",
+            sa.String(length=64).with_variant(sa.String(length=64, collation="C"), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "id",
+            sa.String(length=128).with_variant(sa.String(length=128, collation="C"), "postgresql"),
+            nullable=False,
+        ),
         sa.Column("name", sa.Text(), nullable=False),
         sa.Column(
             "phones",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            sa.JSON(none_as_null=True).with_variant(
+                postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"
+            ),
             nullable=True,
         ),
         sa.Column(
             "emails",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            sa.JSON(none_as_null=True).with_variant(
+                postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"
+            ),
             nullable=True,
         ),
-        sa.Column("company_id", sa.String(length=128), nullable=True),
-        sa.Column("responsible_id", sa.String(length=128), nullable=True),
+        sa.Column(
+            "company_id",
+            sa.String(length=128).with_variant(sa.String(length=128, collation="C"), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column(
+            "responsible_id",
+            sa.String(length=128).with_variant(sa.String(length=128, collation="C"), "postgresql"),
+            nullable=True,
+        ),
         sa.Column("inn", sa.String(length=32), nullable=True),
         sa.Column("segment", sa.Text(), nullable=True),
         sa.Column("region", sa.Text(), nullable=True),
         sa.Column("created_at", sa.BigInteger(), nullable=True),
         sa.Column(
             "custom_fields",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            sa.JSON(none_as_null=True).with_variant(
+                postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"
+            ),
             nullable=True,
         ),
         sa.PrimaryKeyConstraint("account_id", "id", name=op.f("pk_contacts")),
@@ -159,30 +251,68 @@ def upgrade() -> None:
 
     op.create_table(
         "custom_field_defs",
-        sa.Column("account_id", sa.String(length=64), nullable=False),
+        sa.Column(
+            "account_id",
+            sa.String(length=64).with_variant(sa.String(length=64, collation="C"), "postgresql"),
+            nullable=False,
+        ),
         sa.Column("entity", sa.String(length=32), nullable=False),
-        sa.Column("id", sa.String(length=128), nullable=False),
+        sa.Column(
+            "id",
+            sa.String(length=128).with_variant(sa.String(length=128, collation="C"), "postgresql"),
+            nullable=False,
+        ),
         sa.Column("name", sa.Text(), nullable=False),
         sa.Column("type", sa.String(length=32), nullable=True),
         sa.Column(
             "required_stage_ids",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            sa.JSON(none_as_null=True).with_variant(
+                postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"
+            ),
             nullable=True,
         ),
         sa.PrimaryKeyConstraint("account_id", "entity", "id", name=op.f("pk_custom_field_defs")),
     )
     op.create_table(
         "deals",
-        sa.Column("account_id", sa.String(length=64), nullable=False),
-        sa.Column("id", sa.String(length=128), nullable=False),
+        sa.Column(
+            "account_id",
+            sa.String(length=64).with_variant(sa.String(length=64, collation="C"), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "id",
+            sa.String(length=128).with_variant(sa.String(length=128, collation="C"), "postgresql"),
+            nullable=False,
+        ),
         sa.Column("name", sa.Text(), nullable=True),
-        sa.Column("pipeline_id", sa.String(length=128), nullable=True),
-        sa.Column("stage_id", sa.String(length=128), nullable=True),
-        sa.Column("responsible_id", sa.String(length=128), nullable=True),
+        sa.Column(
+            "pipeline_id",
+            sa.String(length=128).with_variant(sa.String(length=128, collation="C"), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column(
+            "stage_id",
+            sa.String(length=128).with_variant(sa.String(length=128, collation="C"), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column(
+            "responsible_id",
+            sa.String(length=128).with_variant(sa.String(length=128, collation="C"), "postgresql"),
+            nullable=True,
+        ),
         sa.Column("amount", sa.BigInteger(), nullable=True),
         sa.Column("currency", sa.String(length=3), nullable=True),
-        sa.Column("contact_id", sa.String(length=128), nullable=True),
-        sa.Column("company_id", sa.String(length=128), nullable=True),
+        sa.Column(
+            "contact_id",
+            sa.String(length=128).with_variant(sa.String(length=128, collation="C"), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column(
+            "company_id",
+            sa.String(length=128).with_variant(sa.String(length=128, collation="C"), "postgresql"),
+            nullable=True,
+        ),
         sa.Column("source", sa.Text(), nullable=True),
         sa.Column("product", sa.Text(), nullable=True),
         sa.Column("region", sa.Text(), nullable=True),
@@ -193,7 +323,9 @@ def upgrade() -> None:
         sa.Column("loss_reason", sa.Text(), nullable=True),
         sa.Column(
             "custom_fields",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            sa.JSON(none_as_null=True).with_variant(
+                postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"
+            ),
             nullable=True,
         ),
         sa.PrimaryKeyConstraint("account_id", "id", name=op.f("pk_deals")),
@@ -230,17 +362,31 @@ def upgrade() -> None:
 
     op.create_table(
         "events",
-        sa.Column("account_id", sa.String(length=64), nullable=False),
-        sa.Column("id", sa.String(length=128), nullable=False),
+        sa.Column(
+            "account_id",
+            sa.String(length=64).with_variant(sa.String(length=64, collation="C"), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "id",
+            sa.String(length=128).with_variant(sa.String(length=128, collation="C"), "postgresql"),
+            nullable=False,
+        ),
         sa.Column("connector", sa.String(length=64), nullable=False),
         sa.Column("entity", sa.String(length=32), nullable=False),
-        sa.Column("entity_id", sa.String(length=128), nullable=True),
+        sa.Column(
+            "entity_id",
+            sa.String(length=128).with_variant(sa.String(length=128, collation="C"), "postgresql"),
+            nullable=True,
+        ),
         sa.Column("action", sa.String(length=32), nullable=False),
         sa.Column("occurred_at", sa.BigInteger(), nullable=False),
         sa.Column("received_at", sa.BigInteger(), nullable=True),
         sa.Column(
             "payload",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            sa.JSON(none_as_null=True).with_variant(
+                postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"
+            ),
             nullable=True,
         ),
         sa.PrimaryKeyConstraint("account_id", "id", name=op.f("pk_events")),
@@ -254,33 +400,53 @@ def upgrade() -> None:
 
     op.create_table(
         "managers",
-        sa.Column("account_id", sa.String(length=64), nullable=False),
-        sa.Column("id", sa.String(length=128), nullable=False),
+        sa.Column(
+            "account_id",
+            sa.String(length=64).with_variant(sa.String(length=64, collation="C"), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "id",
+            sa.String(length=128).with_variant(sa.String(length=128, collation="C"), "postgresql"),
+            nullable=False,
+        ),
         sa.Column("name", sa.Text(), nullable=False),
         sa.Column("email", sa.Text(), nullable=True),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("team_id", sa.String(length=128), nullable=True),
+        sa.Column(
+            "team_id",
+            sa.String(length=128).with_variant(sa.String(length=128, collation="C"), "postgresql"),
+            nullable=True,
+        ),
         sa.Column("role", sa.String(length=16), nullable=False),
         sa.Column("timezone", sa.String(length=64), nullable=True),
         sa.Column("hired_at", sa.BigInteger(), nullable=True),
         sa.Column(
             "working_schedule",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            sa.JSON(none_as_null=True).with_variant(
+                postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"
+            ),
             nullable=True,
         ),
         sa.Column(
             "absences",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            sa.JSON(none_as_null=True).with_variant(
+                postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"
+            ),
             nullable=True,
         ),
         sa.Column(
             "specialisations",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            sa.JSON(none_as_null=True).with_variant(
+                postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"
+            ),
             nullable=True,
         ),
         sa.Column(
             "custom_fields",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            sa.JSON(none_as_null=True).with_variant(
+                postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"
+            ),
             nullable=True,
         ),
         sa.PrimaryKeyConstraint("account_id", "id", name=op.f("pk_managers")),
@@ -292,28 +458,64 @@ def upgrade() -> None:
 
     op.create_table(
         "pipelines",
-        sa.Column("account_id", sa.String(length=64), nullable=False),
-        sa.Column("id", sa.String(length=128), nullable=False),
+        sa.Column(
+            "account_id",
+            sa.String(length=64).with_variant(sa.String(length=64, collation="C"), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "id",
+            sa.String(length=128).with_variant(sa.String(length=128, collation="C"), "postgresql"),
+            nullable=False,
+        ),
         sa.Column("name", sa.Text(), nullable=False),
         sa.Column(
             "custom_fields",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            sa.JSON(none_as_null=True).with_variant(
+                postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"
+            ),
             nullable=True,
         ),
         sa.PrimaryKeyConstraint("account_id", "id", name=op.f("pk_pipelines")),
     )
     op.create_table(
         "stage_changes",
-        sa.Column("account_id", sa.String(length=64), nullable=False),
-        sa.Column("id", sa.String(length=128), nullable=False),
-        sa.Column("deal_id", sa.String(length=128), nullable=True),
-        sa.Column("from_stage_id", sa.String(length=128), nullable=True),
-        sa.Column("to_stage_id", sa.String(length=128), nullable=True),
+        sa.Column(
+            "account_id",
+            sa.String(length=64).with_variant(sa.String(length=64, collation="C"), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "id",
+            sa.String(length=128).with_variant(sa.String(length=128, collation="C"), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "deal_id",
+            sa.String(length=128).with_variant(sa.String(length=128, collation="C"), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column(
+            "from_stage_id",
+            sa.String(length=128).with_variant(sa.String(length=128, collation="C"), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column(
+            "to_stage_id",
+            sa.String(length=128).with_variant(sa.String(length=128, collation="C"), "postgresql"),
+            nullable=True,
+        ),
         sa.Column("changed_at", sa.BigInteger(), nullable=False),
-        sa.Column("changed_by", sa.String(length=128), nullable=True),
+        sa.Column(
+            "changed_by",
+            sa.String(length=128).with_variant(sa.String(length=128, collation="C"), "postgresql"),
+            nullable=True,
+        ),
         sa.Column(
             "custom_fields",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            sa.JSON(none_as_null=True).with_variant(
+                postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"
+            ),
             nullable=True,
         ),
         sa.PrimaryKeyConstraint("account_id", "id", name=op.f("pk_stage_changes")),
@@ -332,16 +534,30 @@ def upgrade() -> None:
 
     op.create_table(
         "stages",
-        sa.Column("account_id", sa.String(length=64), nullable=False),
-        sa.Column("id", sa.String(length=128), nullable=False),
-        sa.Column("pipeline_id", sa.String(length=128), nullable=True),
+        sa.Column(
+            "account_id",
+            sa.String(length=64).with_variant(sa.String(length=64, collation="C"), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "id",
+            sa.String(length=128).with_variant(sa.String(length=128, collation="C"), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "pipeline_id",
+            sa.String(length=128).with_variant(sa.String(length=128, collation="C"), "postgresql"),
+            nullable=True,
+        ),
         sa.Column("name", sa.Text(), nullable=False),
         sa.Column("sort", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=8), nullable=False),
         sa.Column("probability", sa.Integer(), nullable=True),
         sa.Column(
             "custom_fields",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            sa.JSON(none_as_null=True).with_variant(
+                postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"
+            ),
             nullable=True,
         ),
         sa.PrimaryKeyConstraint("account_id", "id", name=op.f("pk_stages")),
@@ -355,7 +571,11 @@ def upgrade() -> None:
 
     op.create_table(
         "sync_bookmarks",
-        sa.Column("account_id", sa.String(length=64), nullable=False),
+        sa.Column(
+            "account_id",
+            sa.String(length=64).with_variant(sa.String(length=64, collation="C"), "postgresql"),
+            nullable=False,
+        ),
         sa.Column("stream", sa.String(length=64), nullable=False),
         sa.Column("value", sa.Text(), nullable=False),
         sa.Column("updated_at", sa.BigInteger(), nullable=False),
@@ -363,20 +583,46 @@ def upgrade() -> None:
     )
     op.create_table(
         "tasks",
-        sa.Column("account_id", sa.String(length=64), nullable=False),
-        sa.Column("id", sa.String(length=128), nullable=False),
-        sa.Column("responsible_id", sa.String(length=128), nullable=True),
+        sa.Column(
+            "account_id",
+            sa.String(length=64).with_variant(sa.String(length=64, collation="C"), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "id",
+            sa.String(length=128).with_variant(sa.String(length=128, collation="C"), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "responsible_id",
+            sa.String(length=128).with_variant(sa.String(length=128, collation="C"), "postgresql"),
+            nullable=True,
+        ),
         sa.Column("created_at", sa.BigInteger(), nullable=False),
         sa.Column("due_at", sa.BigInteger(), nullable=False),
         sa.Column("completed_at", sa.BigInteger(), nullable=True),
-        sa.Column("deal_id", sa.String(length=128), nullable=True),
-        sa.Column("contact_id", sa.String(length=128), nullable=True),
-        sa.Column("company_id", sa.String(length=128), nullable=True),
+        sa.Column(
+            "deal_id",
+            sa.String(length=128).with_variant(sa.String(length=128, collation="C"), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column(
+            "contact_id",
+            sa.String(length=128).with_variant(sa.String(length=128, collation="C"), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column(
+            "company_id",
+            sa.String(length=128).with_variant(sa.String(length=128, collation="C"), "postgresql"),
+            nullable=True,
+        ),
         sa.Column("type", sa.Text(), nullable=True),
         sa.Column("text", sa.Text(), nullable=True),
         sa.Column(
             "custom_fields",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            sa.JSON(none_as_null=True).with_variant(
+                postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"
+            ),
             nullable=True,
         ),
         sa.PrimaryKeyConstraint("account_id", "id", name=op.f("pk_tasks")),
@@ -393,14 +639,32 @@ def upgrade() -> None:
 
     op.create_table(
         "teams",
-        sa.Column("account_id", sa.String(length=64), nullable=False),
-        sa.Column("id", sa.String(length=128), nullable=False),
+        sa.Column(
+            "account_id",
+            sa.String(length=64).with_variant(sa.String(length=64, collation="C"), "postgresql"),
+            nullable=False,
+        ),
+        sa.Column(
+            "id",
+            sa.String(length=128).with_variant(sa.String(length=128, collation="C"), "postgresql"),
+            nullable=False,
+        ),
         sa.Column("name", sa.Text(), nullable=False),
-        sa.Column("parent_id", sa.String(length=128), nullable=True),
-        sa.Column("head_id", sa.String(length=128), nullable=True),
+        sa.Column(
+            "parent_id",
+            sa.String(length=128).with_variant(sa.String(length=128, collation="C"), "postgresql"),
+            nullable=True,
+        ),
+        sa.Column(
+            "head_id",
+            sa.String(length=128).with_variant(sa.String(length=128, collation="C"), "postgresql"),
+            nullable=True,
+        ),
         sa.Column(
             "custom_fields",
-            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            sa.JSON(none_as_null=True).with_variant(
+                postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"
+            ),
             nullable=True,
         ),
         sa.PrimaryKeyConstraint("account_id", "id", name=op.f("pk_teams")),
