@@ -23,6 +23,7 @@ from ropilot.core.store.schema import custom_field_defs
 from ropilot.core.store.upsert import upsert_rows
 
 MAX_ERRORS = 50
+SQLITE_CACHE_KIB = 65536
 BATCH = 5000
 
 _JSON_SHAPES: dict[str, TypeAdapter[Any]] = {
@@ -338,6 +339,9 @@ def import_bundle(store: Store, path: Path, *, progress: Progress | None = None)
     with store.engine.connect() as conn:
         try:
             with conn.begin():
+                if conn.dialect.name == "sqlite":
+                    # A bigger page cache for this connection: the merge walks large indexes.
+                    conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
                 stages = staging.create_staging(conn)
                 custom: dict[str, list[str]] = {}
                 for spec in TABLES:
