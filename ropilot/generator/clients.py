@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ropilot.generator import data
@@ -129,18 +130,24 @@ def _name_variant(rng: random.Random, form: int, core: str) -> str:
     return f"{short.lower()} {quoted.lower()}"
 
 
+def _person(rnd: Callable[[], float], male_share: float) -> tuple[str, str, str]:
+    """(surname, first name, patronymic) of a man with probability ``male_share``."""
+    male = rnd() < male_share
+    surname = data.SURNAMES[int(rnd() * len(data.SURNAMES))]
+    if male:
+        first = data.MALE_FIRST[int(rnd() * len(data.MALE_FIRST))]
+        patr = data.MALE_PATRONYMICS[int(rnd() * len(data.MALE_PATRONYMICS))]
+    else:
+        surname = data.female_surname(surname)
+        first = data.FEMALE_FIRST[int(rnd() * len(data.FEMALE_FIRST))]
+        patr = data.FEMALE_PATRONYMICS[int(rnd() * len(data.FEMALE_PATRONYMICS))]
+    return surname, first, patr
+
+
 def _company_core(rng: random.Random, form: int) -> str:
     rnd = rng.random
     if data.LEGAL_FORMS[form][3]:
-        male = rnd() < 0.6
-        surname = data.SURNAMES[int(rnd() * len(data.SURNAMES))]
-        if male:
-            first = data.MALE_FIRST[int(rnd() * len(data.MALE_FIRST))]
-            patr = data.MALE_PATRONYMICS[int(rnd() * len(data.MALE_PATRONYMICS))]
-        else:
-            surname = data.female_surname(surname)
-            first = data.FEMALE_FIRST[int(rnd() * len(data.FEMALE_FIRST))]
-            patr = data.FEMALE_PATRONYMICS[int(rnd() * len(data.FEMALE_PATRONYMICS))]
+        surname, first, patr = _person(rnd, 0.6)
         return f"{surname} {first} {patr}"
     tail = data.NAME_TAILS[int(rnd() * len(data.NAME_TAILS))]
     if rnd() < 0.45:
@@ -319,15 +326,7 @@ def generate_clients(
                 phone_text = format_phone(phone, int(rnd() * PHONE_STYLES)) if phone else ""
                 email_text = email.upper() if email and rnd() < 0.5 else email
             else:
-                male = rnd() < 0.5
-                surname = data.SURNAMES[int(rnd() * len(data.SURNAMES))]
-                if male:
-                    first = data.MALE_FIRST[int(rnd() * len(data.MALE_FIRST))]
-                    patr = data.MALE_PATRONYMICS[int(rnd() * len(data.MALE_PATRONYMICS))]
-                else:
-                    surname = data.female_surname(surname)
-                    first = data.FEMALE_FIRST[int(rnd() * len(data.FEMALE_FIRST))]
-                    patr = data.FEMALE_PATRONYMICS[int(rnd() * len(data.FEMALE_PATRONYMICS))]
+                surname, first, patr = _person(rnd, 0.5)
                 r = rnd()
                 if r < 0.5:
                     name = f"{surname} {first} {patr}"

@@ -20,28 +20,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 
+from ropilot.connectors.bundle.progress import NoProgress, Progress
 from ropilot.connectors.bundle.spec import ACCOUNT, TABLES, TableSpec
 from ropilot.core.errors import BundleError
 from ropilot.core.models import Account
 from ropilot.core.store import Store
-
-
-class ExportProgress(Protocol):
-    """What the exporter reports to a progress bar."""
-
-    def start(self, total: int) -> None:
-        """Total rows to write."""
-
-    def advance(self, units: int, table: str) -> None:
-        """Rows written since the last call."""
-
-
-class _NoProgress:
-    def start(self, total: int) -> None:
-        pass
-
-    def advance(self, units: int, table: str) -> None:
-        pass
 
 
 @dataclass
@@ -180,7 +163,7 @@ def export_bundle(
     path: Path,
     *,
     account_id: str | None = None,
-    progress: ExportProgress | None = None,
+    progress: Progress | None = None,
 ) -> ExportReport:
     """Write one account as a bundle at ``path`` (folder, ``.zip`` or ``.xlsx``).
 
@@ -188,7 +171,7 @@ def export_bundle(
         BundleError: for an unknown account or an unsupported path.
     """
     started = time.perf_counter()
-    bar = progress or _NoProgress()
+    bar = progress or NoProgress()
     path = Path(path)
     fmt = _format_of(path)
     account = resolve_account(store, account_id)

@@ -7,13 +7,14 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Connection, Table, select
 
 from ropilot.connectors.bundle import staging, values
+from ropilot.connectors.bundle.progress import NoProgress, Progress
 from ropilot.connectors.bundle.sources import BundleSource, TableReader, open_bundle
 from ropilot.connectors.bundle.spec import ACCOUNT, DEFAULTS, TABLES, ColumnSpec, TableSpec
 from ropilot.core.errors import BundleError, BundleIssue
@@ -31,24 +32,6 @@ _JSON_SHAPES: dict[str, TypeAdapter[Any]] = {
     "absences": TypeAdapter(list[Absence]),
     "specialisations": TypeAdapter(Specialisations),
 }
-
-
-class Progress(Protocol):
-    """What the importer reports to a progress bar."""
-
-    def start(self, total: int) -> None:
-        """The total work units (bytes of CSV or rows of XLSX)."""
-
-    def advance(self, units: int, table: str) -> None:
-        """Units done since the last call, and the table being read."""
-
-
-class _NoProgress:
-    def start(self, total: int) -> None:
-        pass
-
-    def advance(self, units: int, table: str) -> None:
-        pass
 
 
 @dataclass
@@ -318,7 +301,7 @@ def import_bundle(store: Store, path: Path, *, progress: Progress | None = None)
         BundleError: the bundle is invalid; ``errors`` holds each issue.
     """
     started = time.perf_counter()
-    bar = progress or _NoProgress()
+    bar = progress or NoProgress()
     source = open_bundle(Path(path))
     issues = _Issues()
     account = _read_account(source, issues)
@@ -342,6 +325,10 @@ def import_bundle(store: Store, path: Path, *, progress: Progress | None = None)
                 if conn.dialect.name == "sqlite":
                     # A bigger page cache for this connection: the merge walks large indexes.
                     conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+                else:
+                    # Staging indexes and the merge's hash joins: keep them in memory on the server.
+                    conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
+                    conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
                 stages = staging.create_staging(conn)
                 custom: dict[str, list[str]] = {}
                 for spec in TABLES:
@@ -389,6 +376,3 @@ def _record_custom_fields(conn: Connection, account_id: str, custom: dict[str, l
     ]
     if rows:
         upsert_rows(conn, custom_field_defs, rows)
-
-
-ProgressCallback = Callable[[int], None]

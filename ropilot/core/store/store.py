@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine, Table, func, select
 from sqlalchemy.exc import OperationalError
 
 from ropilot.core.errors import StoreError
@@ -33,6 +33,13 @@ ENTITY_ORDER = (
     "tasks",
     "events",
 )
+
+
+def _entity_table(name: str) -> Table:
+    try:
+        return ENTITY_TABLES[name]
+    except KeyError as exc:
+        raise StoreError(f"no entity table {name!r}; one of {', '.join(ENTITY_ORDER)}") from exc
 
 
 class Store:
@@ -98,12 +105,7 @@ class Store:
         self, table: str, rows: Iterable[Mapping[str, Any]], conn: Connection | None = None
     ) -> int:
         """Upsert rows into an entity table by ``(account_id, id)``; returns rows sent."""
-        try:
-            target = ENTITY_TABLES[table]
-        except KeyError as exc:
-            raise StoreError(
-                f"no entity table {table!r}; one of {', '.join(ENTITY_ORDER)}"
-            ) from exc
+        target = _entity_table(table)
         with self._conn(conn) as c:
             return upsert_rows(c, target, rows)
 
@@ -115,12 +117,7 @@ class Store:
         For what a webhook says about a record (a new responsible, a new stage) without
         knowing the rest of it. Returns the number of rows changed; unknown ids are skipped.
         """
-        try:
-            target = ENTITY_TABLES[table]
-        except KeyError as exc:
-            raise StoreError(
-                f"no entity table {table!r}; one of {', '.join(ENTITY_ORDER)}"
-            ) from exc
+        target = _entity_table(table)
         with self._conn(conn) as c:
             return update_rows(c, target, rows)
 
@@ -188,7 +185,7 @@ class Store:
         self, table: str, account_id: str, *, chunk: int = 5000
     ) -> Iterator[dict[str, Any]]:
         """Stream an entity table's rows for an account, ordered by id, without loading all."""
-        target = ENTITY_TABLES[table]
+        target = _entity_table(table)
         stmt = (
             select(target)
             .where(target.c.account_id == account_id)
