@@ -121,6 +121,22 @@ class Store:
         with self._conn(conn) as c:
             return update_rows(c, target, rows)
 
+    def delete(
+        self, table: str, account_id: str, ids: Iterable[str], conn: Connection | None = None
+    ) -> int:
+        """Delete records by external id (records deleted in the CRM); returns rows deleted."""
+        target = _entity_table(table)
+        wanted = list(ids)
+        removed = 0
+        with self._conn(conn) as c:
+            for start in range(0, len(wanted), 500):
+                chunk = wanted[start : start + 500]
+                result = c.execute(
+                    target.delete().where(target.c.account_id == account_id, target.c.id.in_(chunk))
+                )
+                removed += int(result.rowcount)
+        return removed
+
     def upsert_models(self, models: Iterable[Any], conn: Connection | None = None) -> int:
         """Upsert entity models (any mix of types); returns the number of models written."""
         grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
