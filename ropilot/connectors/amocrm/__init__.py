@@ -1,0 +1,1 @@
+"""amoCRM (Kommo) API v4 connector, its webhooks and its offline sandbox."""

@@ -1,0 +1,209 @@
+"""The amoCRM (Kommo) API v4 connector: reads the account as core models, incrementally."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any, ClassVar, Protocol
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, Field, SecretStr
+
+from ropilot.connectors.amocrm import mapping
+from ropilot.connectors.base import (
+    Capability,
+    CheckResult,
+    Connector,
+    ConnectorConfig,
+)
+from ropilot.core.errors import ConnectorError
+from ropilot.core.models import Account
+
+PAGE_LIMIT = 250
+EVENTS_LIMIT = 100
+HISTORY_EVENTS = "lead_added,lead_status_changed"
+ASSIGNMENT_EVENTS = "entity_responsible_changed"
+NOTE_TYPES = ("call_in", "call_out", "service_message", "common")
+
+
+class JsonClient(Protocol):
+    """What the connector needs from the HTTP layer: GET JSON, None for 204 No Content."""
+
+    def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
+        """GET ``path`` and decode its JSON body; None when the CRM answers 204."""
+
+
+class AmoCRMConfig(ConnectorConfig):
+    """An amoCRM or Kommo account (``base_url`` = ``https://{subdomain}.amocrm.ru``)."""
+
+    client_id: str | None = None
+    client_secret: SecretStr | None = None
+    redirect_uri: str | None = None
+    long_lived_token: SecretStr | None = None
+    webhook_token: SecretStr | None = None
+    timezone: str = "Europe/Moscow"
+    currency: str = "RUB"
+    requests_per_second: float = Field(default=7.0, gt=0)
+    page_limit: int = Field(default=PAGE_LIMIT, ge=1, le=250)
+
+
+class PageOrderError(ConnectorError):
+    """The CRM answered a page other than the one asked for (the read would repeat or skip)."""
+
+
+class AmoCRMConnector(Connector):
+    """amoCRM API v4: users, pipelines, leads, contacts, companies, tasks, notes, events."""
+
+    name: ClassVar[str] = "amocrm"
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.READ, Capability.INCREMENTAL, Capability.STAGE_HISTORY}
+    )
+    config_model: ClassVar[type[ConnectorConfig]] = AmoCRMConfig
+    cursor_ordered_streams: ClassVar[frozenset[str]] = frozenset({"companies", "contacts", "deals"})
+    """amoCRM orders leads, contacts and companies by ``updated_at``; tasks only by creation,
+    due date or id, so tasks are bookmarked once the whole stream is read."""
+
+    def __init__(self, config: AmoCRMConfig, client: JsonClient) -> None:
+        super().__init__(config)
+        self.settings = config
+        self.client = client
+        self.zone = ZoneInfo(config.timezone)
+
+    # -- paging ---------------------------------------------------------------------------
+
+    def _pages(
+        self, path: str, key: str, params: Mapping[str, Any], limit: int
+    ) -> Iterator[list[Mapping[str, Any]]]:
+        page = 1
+        while True:
+            body = self.client.get_json(path, {**params, "page": page, "limit": limit})
+            if body is None:  # 204: an empty page ends the list
+                return
+            got = body.get("_page")
+            if got is not None and int(got) != page:
+                raise PageOrderError(
+                    f"{path}: asked for page {page}, got page {got}; stopping so nothing is "
+                    "read twice or skipped"
+                )
+            items = (body.get("_embedded") or {}).get(key) or []
+            if items:
+                yield items
+            if not (body.get("_links") or {}).get("next") or not items:
+                return
+            page += 1
+
+    def _all(
+        self, path: str, key: str, params: Mapping[str, Any] | None = None, limit: int | None = None
+    ) -> Iterator[Mapping[str, Any]]:
+        for items in self._pages(path, key, params or {}, limit or self.settings.page_limit):
+            yield from items
+
+    @staticmethod
+    def _since(params: dict[str, Any], since: datetime | None, field: str = "updated_at") -> None:
+        if since is not None:
+            params[f"filter[{field}][from]"] = int(since.timestamp())
+
+    # -- Connector ------------------------------------------------------------------------
+
+    def check(self) -> CheckResult:
+        """Ask for the account; report bad credentials or an unreachable host, never raise."""
+        try:
+            body = self.client.get_json("/api/v4/account")
+        except ConnectorError as exc:
+            return CheckResult(ok=False, message=f"{type(exc).__name__}: {exc}")
+        if not body:
+            return CheckResult(ok=False, message="the account endpoint answered no content")
+        return CheckResult(
+            ok=True,
+            message=f"connected to {body.get('name')} ({body.get('subdomain')})",
+            details={"id": body.get("id"), "subdomain": body.get("subdomain")},
+        )
+
+    def account(self) -> Account:
+        """The account; time zone and currency from settings when amoCRM does not say."""
+        body = self.client.get_json("/api/v4/account") or {}
+        return Account(
+            id=self.settings.account_id,
+            name=body.get("name") or self.settings.account_id,
+            timezone=self.settings.timezone,
+            currency=body.get("currency") or self.settings.currency,
+        )
+
+    def read(self, stream: str, *, since: datetime | None = None) -> Iterator[BaseModel]:
+        """Yield one stream's records as core models (see docs/amocrm-mapping.md)."""
+        reader = getattr(self, f"_read_{stream}", None)
+        if reader is None:
+            raise ConnectorError(f"the amocrm connector has no stream {stream!r}")
+        yield from reader(since)
+
+    def _read_teams(self, since: datetime | None) -> Iterator[BaseModel]:
+        body = self.client.get_json("/api/v4/account", {"with": "users_groups"}) or {}
+        groups = (body.get("_embedded") or {}).get("users_groups") or []
+        yield from mapping.teams_from_groups(self.settings.account_id, groups)
+
+    def _read_managers(self, since: datetime | None) -> Iterator[BaseModel]:
+        for user in self._all("/api/v4/users", "users"):
+            yield mapping.manager_from_user(self.settings.account_id, user)
+
+    def _pipelines(self) -> list[Mapping[str, Any]]:
+        body = self.client.get_json("/api/v4/leads/pipelines") or {}
+        return list((body.get("_embedded") or {}).get("pipelines") or [])
+
+    def _read_pipelines(self, since: datetime | None) -> Iterator[BaseModel]:
+        for item in self._pipelines():
+            yield mapping.pipeline_with_stages(self.settings.account_id, item)[0]
+
+    def _read_stages(self, since: datetime | None) -> Iterator[BaseModel]:
+        for item in self._pipelines():
+            yield from mapping.pipeline_with_stages(self.settings.account_id, item)[1]
+
+    def _ordered(self, since: datetime | None) -> dict[str, Any]:
+        params: dict[str, Any] = {"order[updated_at]": "asc"}
+        self._since(params, since)
+        return params
+
+    def _read_companies(self, since: datetime | None) -> Iterator[BaseModel]:
+        for item in self._all("/api/v4/companies", "companies", self._ordered(since)):
+            yield mapping.company_from_json(self.settings.account_id, item)
+
+    def _read_contacts(self, since: datetime | None) -> Iterator[BaseModel]:
+        params = {**self._ordered(since), "with": "companies"}
+        for item in self._all("/api/v4/contacts", "contacts", params):
+            yield mapping.contact_from_json(self.settings.account_id, item)
+
+    def _read_deals(self, since: datetime | None) -> Iterator[BaseModel]:
+        params = {**self._ordered(since), "with": "contacts,loss_reason"}
+        for item in self._all("/api/v4/leads", "leads", params):
+            yield mapping.deal_from_lead(self.settings.account_id, item, self.zone)
+
+    def _events(self, types: str, since: datetime | None) -> Iterator[Mapping[str, Any]]:
+        params: dict[str, Any] = {"filter[type]": types, "filter[entity]": "lead"}
+        self._since(params, since, "created_at")
+        yield from self._all("/api/v4/events", "events", params, EVENTS_LIMIT)
+
+    def _read_stage_changes(self, since: datetime | None) -> Iterator[BaseModel]:
+        for event in self._events(HISTORY_EVENTS, since):
+            change = mapping.history_from_event(self.settings.account_id, event)
+            if change is not None:
+                yield change
+
+    def _read_assignments(self, since: datetime | None) -> Iterator[BaseModel]:
+        for event in self._events(ASSIGNMENT_EVENTS, since):
+            change = mapping.history_from_event(self.settings.account_id, event)
+            if change is not None:
+                yield change
+
+    def _read_activities(self, since: datetime | None) -> Iterator[BaseModel]:
+        for entity in ("leads", "contacts", "companies"):
+            params: dict[str, Any] = {"filter[note_type]": ",".join(NOTE_TYPES)}
+            self._since(params, since)
+            for note in self._all(f"/api/v4/{entity}/notes", "notes", params):
+                activity = mapping.activity_from_note(self.settings.account_id, note, entity)
+                if activity is not None:
+                    yield activity
+
+    def _read_tasks(self, since: datetime | None) -> Iterator[BaseModel]:
+        params: dict[str, Any] = {"order[id]": "asc"}
+        self._since(params, since)
+        for item in self._all("/api/v4/tasks", "tasks", params):
+            yield mapping.task_from_json(self.settings.account_id, item)
