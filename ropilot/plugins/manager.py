@@ -63,6 +63,7 @@ BUILTIN_DISTRIBUTION = "ropilot (built-in)"
 """The distribution name reported for built-in plugins."""
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
+    "ropilot.plugins.builtin_connectors",
     "ropilot.plugins.builtin_notifiers",
     "ropilot.plugins.builtin_routing",
 )
