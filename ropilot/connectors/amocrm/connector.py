@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field, SecretStr
 
-from ropilot.connectors.amocrm import mapping
+from ropilot.connectors.amocrm import mapping, webhooks
 from ropilot.connectors.base import (
     Capability,
     CheckResult,
     Connector,
     ConnectorConfig,
 )
-from ropilot.core.errors import ConnectorError
-from ropilot.core.models import Account
+from ropilot.core.errors import ConfigurationError, ConnectorError
+from ropilot.core.models import Account, Event
 
 PAGE_LIMIT = 250
 EVENTS_LIMIT = 100
@@ -43,6 +45,10 @@ class AmoCRMConfig(ConnectorConfig):
     webhook_token: SecretStr | None = None
     timezone: str = "Europe/Moscow"
     currency: str = "RUB"
+    amo_account_id: str | None = None
+    """amoCRM's own account id (``account[id]`` in webhooks)."""
+    subdomain: str | None = None
+    """``account[subdomain]`` in webhooks; by default the first label of ``base_url``'s host."""
     requests_per_second: float = Field(default=7.0, gt=0)
     page_limit: int = Field(default=PAGE_LIMIT, ge=1, le=250)
 
@@ -56,7 +62,7 @@ class AmoCRMConnector(Connector):
 
     name: ClassVar[str] = "amocrm"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.READ, Capability.INCREMENTAL, Capability.STAGE_HISTORY}
+        {Capability.READ, Capability.INCREMENTAL, Capability.STAGE_HISTORY, Capability.WEBHOOKS}
     )
     config_model: ClassVar[type[ConnectorConfig]] = AmoCRMConfig
     cursor_ordered_streams: ClassVar[frozenset[str]] = frozenset({"companies", "contacts", "deals"})
@@ -207,3 +213,48 @@ class AmoCRMConnector(Connector):
         self._since(params, since)
         for item in self._all("/api/v4/tasks", "tasks", params):
             yield mapping.task_from_json(self.settings.account_id, item)
+
+    # -- webhooks -------------------------------------------------------------------------
+
+    def _subdomain(self) -> str | None:
+        if self.settings.subdomain:
+            return self.settings.subdomain
+        host = urlsplit(self.settings.base_url).hostname or ""
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            return host.split(".")[0] if "." in host else None
+        return None  # a sandbox on 127.0.0.1: no subdomain to compare
+
+    def verify_webhook(self, *, token: str | None, body: bytes, content_type: str) -> None:
+        """Check the secret token of the webhook URL, then ``account[id]``/``[subdomain]``.
+
+        Raises:
+            VerificationError: the request is not from this account (HTTP 401).
+            PayloadError: the body cannot be decoded (HTTP 400).
+            ConfigurationError: no webhook token is configured for the account.
+        """
+        if self.settings.webhook_token is None:
+            raise ConfigurationError(
+                f"account {self.settings.account_id}: set credentials.webhook_token to accept "
+                "amoCRM webhooks"
+            )
+        expected = self.settings.webhook_token.get_secret_value()
+        webhooks.verify_token(token, expected)
+        form = webhooks.decode_webhook_body(body, content_type)
+        webhooks.verify_webhook(
+            path_token=token,
+            expected_token=expected,
+            form=form,
+            expected_account_id=self.settings.amo_account_id,
+            expected_subdomain=self._subdomain(),
+        )
+
+    def parse_webhook(
+        self, body: bytes, content_type: str, *, received_at: datetime
+    ) -> list[Event]:
+        """Normalized events of one webhook POST (several entities and actions allowed)."""
+        form = webhooks.decode_webhook_body(body, content_type)
+        return webhooks.events_from_form(
+            form, account_id=self.settings.account_id, received_at=received_at, zone=self.zone
+        )
