@@ -275,6 +275,125 @@ def generate(app: AppContext, deals: int, seed: int, out: Path, end: Any, months
     console.print(_counts_table(title, rows, app.lang, time.perf_counter() - started))
 
 
+# -- connectors: auth, sync ------------------------------------------------------------------
+
+
+def _connector_for(app: AppContext, account_id: str | None, store: Store) -> Any:
+    settings = app.settings
+    if account_id is None:
+        if len(settings.accounts) != 1:
+            known = ", ".join(a.id for a in settings.accounts) or "none configured"
+            raise ConfigurationError(f"choose an account with --account ({known})")
+        account = settings.accounts[0]
+    else:
+        account = settings.account(account_id)
+    if account.connector != "amocrm":
+        raise ConfigurationError(
+            f"account {account.id}: connector {account.connector!r} cannot sync yet "
+            "(available: amocrm; bundles are loaded with `ropilot import`)"
+        )
+    from ropilot.connectors.amocrm.factory import build_amocrm
+
+    return build_amocrm(account, store, settings.secret_key)
+
+
+class _SyncBar:
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.task: Any = None
+
+    def stream(self, name: str) -> None:
+        if self.task is not None:
+            self.progress.update(self.task, total=self.progress.tasks[self.task].completed)
+        self.task = self.progress.add_task(name, total=None)
+
+    def advance(self, records: int) -> None:
+        self.progress.update(self.task, advance=records)
+
+
+@cli.command()
+@click.option("--account", "account_id", help="Account id from ropilot.toml.")
+@click.option("--full", is_flag=True, help="Ignore bookmarks and read everything.")
+@click.option(
+    "--entities",
+    help="Comma-separated streams (default: all), e.g. deals,tasks.",
+)
+@click.option("--url", help="Storage URL (default: from settings).")
+@pass_app
+def sync(
+    app: AppContext, account_id: str | None, full: bool, entities: str | None, url: str | None
+) -> None:
+    """Read a CRM account into the store, incrementally from the last sync."""
+    from rich.progress import SpinnerColumn
+
+    from ropilot.connectors.sync import run_sync
+
+    store = app.open_store(url)
+    connector = _connector_for(app, account_id, store)
+    streams = [e.strip() for e in entities.split(",")] if entities else None
+    columns = [SpinnerColumn(), TextColumn("[bold]{task.description:<14}"), MofNCompleteColumn()]
+    columns += [TimeElapsedColumn()]
+    with Progress(*columns, console=err_console) as progress:
+        report = run_sync(store, connector, streams=streams, full=full, progress=_SyncBar(progress))
+    title = f"sync {report.account_id}: {report.total} records in {report.seconds:.1f}s"
+    console.print(_counts_table(title, report.records, app.lang, report.seconds))
+    if report.deleted:
+        console.print(f"deleted: {report.deleted}")
+
+
+@cli.group()
+def auth() -> None:
+    """Authorise ropilot with a CRM account."""
+
+
+@auth.command("amocrm")
+@click.option("--account", "account_id", required=True, help="Account id from ropilot.toml.")
+@click.option("--code", help="Authorization code (valid 20 minutes, single use).")
+@click.option("--long-lived-token", help="Store a long-lived token instead of using OAuth.")
+@click.option("--url", help="Storage URL (default: from settings).")
+@pass_app
+def auth_amocrm(
+    app: AppContext,
+    account_id: str,
+    code: str | None,
+    long_lived_token: str | None,
+    url: str | None,
+) -> None:
+    """Exchange an authorization code (or store a long-lived token) for an amoCRM account.
+
+    The tokens are kept in the store, encrypted with ROPILOT_SECRET_KEY.
+    """
+    from ropilot.connectors.amocrm import oauth
+    from ropilot.connectors.tokens import TokenManager, TokenPair
+
+    if bool(code) == bool(long_lived_token):
+        raise click.UsageError("give exactly one of --code or --long-lived-token")
+    account = app.settings.account(account_id)
+    if not account.base_url:
+        raise ConfigurationError(f"account {account_id}: base_url is required")
+    store = app.open_store(url)
+    if code:
+        pair = oauth.exchange_code(
+            account.base_url, account.credentials, code, account_id=account_id
+        )
+    else:
+        assert long_lived_token is not None
+        pair = TokenPair(
+            access_token=long_lived_token, refresh_token=None, expires_at=None, long_lived=True
+        )
+
+    def no_refresh(_: str) -> TokenPair:  # pragma: no cover - never called while saving
+        raise ConfigurationError("not refreshing while saving tokens")
+
+    TokenManager(store, account_id, app.settings.secret_key, no_refresh).save(pair)
+    expiry = (
+        f", access token valid until {pair.expires_at:%Y-%m-%d %H:%M} UTC"
+        if pair.expires_at
+        else ""
+    )
+    console.print(f"Stored amoCRM tokens for account {account_id}{expiry}.")
+
+
 # -- demo -------------------------------------------------------------------------------------
 
 

@@ -168,5 +168,3 @@ class Connector(ABC):
         """Decode a webhook body into normalized events with stable dedup keys."""
         self._require(Capability.WEBHOOKS)
         raise NotImplementedError  # pragma: no cover
-
-

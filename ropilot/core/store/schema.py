@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -288,3 +289,31 @@ ENTITY_TABLES: dict[str, Table] = {
     )
 }
 """Tables keyed by ``(account_id, id)``, by name; the keys match ``models.ENTITY_MODELS``."""
+
+# -- connector state ------------------------------------------------------------------------
+
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column("key", Key, primary_key=True),
+    Column("next_free_at", BigInteger, nullable=False),
+    Column("updated_at", UtcTimestamp, nullable=False),
+)
+"""Client-side rate limiter state shared by every process of a deployment (one row per key).
+
+``next_free_at`` is the next free request slot in microseconds since the epoch (UTC); see
+``ropilot.connectors.ratelimit``.
+"""
+
+oauth_tokens = Table(
+    "oauth_tokens",
+    metadata,
+    Column("account_id", AccountKey, primary_key=True),
+    Column("access_token_enc", Text, nullable=False),
+    Column("refresh_token_enc", Text),
+    Column("expires_at", UtcTimestamp),
+    Column("long_lived", Boolean, nullable=False),
+    Column("updated_at", UtcTimestamp, nullable=False),
+    Column("version", Integer, nullable=False),
+)
+"""OAuth2 tokens per account, Fernet-encrypted at rest; see ``ropilot.connectors.tokens``."""
