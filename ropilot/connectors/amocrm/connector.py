@@ -18,6 +18,7 @@ from ropilot.connectors.base import (
     Connector,
     ConnectorConfig,
 )
+from ropilot.connectors.pagination import PageNumberPaginator
 from ropilot.core.errors import ConfigurationError, ConnectorError
 from ropilot.core.models import Account, Event
 
@@ -53,10 +54,6 @@ class AmoCRMConfig(ConnectorConfig):
     page_limit: int = Field(default=PAGE_LIMIT, ge=1, le=250)
 
 
-class PageOrderError(ConnectorError):
-    """The CRM answered a page other than the one asked for (the read would repeat or skip)."""
-
-
 class AmoCRMConnector(Connector):
     """amoCRM API v4: users, pipelines, leads, contacts, companies, tasks, notes, events."""
 
@@ -77,32 +74,17 @@ class AmoCRMConnector(Connector):
 
     # -- paging ---------------------------------------------------------------------------
 
-    def _pages(
-        self, path: str, key: str, params: Mapping[str, Any], limit: int
-    ) -> Iterator[list[Mapping[str, Any]]]:
-        page = 1
-        while True:
-            body = self.client.get_json(path, {**params, "page": page, "limit": limit})
-            if body is None:  # 204: an empty page ends the list
-                return
-            got = body.get("_page")
-            if got is not None and int(got) != page:
-                raise PageOrderError(
-                    f"{path}: asked for page {page}, got page {got}; stopping so nothing is "
-                    "read twice or skipped"
-                )
-            items = (body.get("_embedded") or {}).get(key) or []
-            if items:
-                yield items
-            if not (body.get("_links") or {}).get("next") or not items:
-                return
-            page += 1
-
     def _all(
         self, path: str, key: str, params: Mapping[str, Any] | None = None, limit: int | None = None
     ) -> Iterator[Mapping[str, Any]]:
-        for items in self._pages(path, key, params or {}, limit or self.settings.page_limit):
-            yield from items
+        """Every item of a paged listing; refuses repeated pages and short reads."""
+        yield from PageNumberPaginator(
+            self.client,  # type: ignore[arg-type]
+            path,
+            items_path=("_embedded", key),
+            params=params,
+            limit=limit or self.settings.page_limit,
+        )
 
     @staticmethod
     def _since(params: dict[str, Any], since: datetime | None, field: str = "updated_at") -> None:
