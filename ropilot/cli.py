@@ -394,6 +394,54 @@ def auth_amocrm(
     console.print(f"Stored amoCRM tokens for account {account_id}{expiry}.")
 
 
+# -- sandboxes --------------------------------------------------------------------------------
+
+
+@cli.group()
+def sandbox() -> None:
+    """Offline CRM sandboxes that speak each CRM's documented API."""
+
+
+@sandbox.command("amocrm")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--bundle",
+    type=click.Path(exists=True, path_type=Path),
+    help="Seed from an account bundle (folder, .zip, .xlsx).",
+)
+@click.option("--deals", type=click.IntRange(min=1), default=300, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option(
+    "--rate-limit",
+    type=float,
+    default=7.0,
+    show_default=True,
+    help="Requests per second before 429 (0 = off).",
+)
+def sandbox_amocrm(
+    port: int, host: str, bundle: Path | None, deals: int, seed: int, rate_limit: float
+) -> None:
+    """Serve an amoCRM API v4 sandbox and print the credentials it issued.
+
+    Seeded from --bundle, or from the generator (--deals, --seed). Stop with Ctrl+C.
+    """
+    import time
+
+    from ropilot.connectors.amocrm.sandbox.server import run_sandbox, sandbox_from_options
+
+    state = sandbox_from_options(bundle, deals, seed, rate_limit=rate_limit)
+    server = run_sandbox(state, host, port)
+    console.print(server.credentials.describe(), highlight=False)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+
+
 # -- demo -------------------------------------------------------------------------------------
 
 

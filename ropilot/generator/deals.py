@@ -84,8 +84,10 @@ def _amount(rnd: Callable[[], float], lognorm: float, median: float) -> tuple[st
         return f"{usd}.00", "USD"
     rub = int(value / 1000) * 1000 if value >= 20000 else max(1000, int(value / 100) * 100)
     currency = "RUB" if r < 0.9 else ""
+    # Whole roubles: amoCRM keeps a lead's budget as an integer, and the sandbox must give
+    # back exactly what the bundle says. Kopecks are covered by the hand-written bundles.
     if rnd() < 0.1:
-        return f"{rub - 10}.{int(rnd() * 100):02d}", currency
+        return f"{rub - 10}.00", currency
     return f"{rub}.00", currency
 
 

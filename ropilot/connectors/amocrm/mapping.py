@@ -277,7 +277,15 @@ def activity_from_note(
             activity_type = ActivityType(head)
         except ValueError:
             return None
-        return Activity(type=activity_type, result=rest or None, **base)
+        duration = params.get("duration")
+        direction = params.get("direction")
+        return Activity(
+            type=activity_type,
+            result=rest or None,
+            direction=Direction(direction) if direction in ("in", "out") else None,
+            duration_s=None if duration in (None, "") else int(float(duration)),
+            **base,
+        )
     if kind == "common":
         return Activity(type=ActivityType.NOTE, result=params.get("text") or None, **base)
     return None
