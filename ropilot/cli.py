@@ -432,7 +432,9 @@ def sandbox_amocrm(
 
     state = sandbox_from_options(bundle, deals, seed, rate_limit=rate_limit)
     server = run_sandbox(state, host, port)
-    console.print(server.credentials.describe(), highlight=False)
+    # Plain output: rich would wrap long tokens, and a parent process may read this from a pipe.
+    click.echo(server.credentials.describe())
+    sys.stdout.flush()
     try:
         while True:
             time.sleep(3600)
@@ -551,3 +553,7 @@ def main(argv: list[str] | None = None) -> int:
 def entry() -> None:
     """Console-script entry point."""
     sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field, SecretStr
 
 from ropilot.connectors.amocrm import mapping, webhooks
+from ropilot.connectors.amocrm.writes import AmoCRMWrites
 from ropilot.connectors.base import (
     Capability,
     CheckResult,
@@ -54,12 +55,21 @@ class AmoCRMConfig(ConnectorConfig):
     page_limit: int = Field(default=PAGE_LIMIT, ge=1, le=250)
 
 
-class AmoCRMConnector(Connector):
+class AmoCRMConnector(AmoCRMWrites, Connector):
     """amoCRM API v4: users, pipelines, leads, contacts, companies, tasks, notes, events."""
 
     name: ClassVar[str] = "amocrm"
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.READ, Capability.INCREMENTAL, Capability.STAGE_HISTORY, Capability.WEBHOOKS}
+        {
+            Capability.READ,
+            Capability.INCREMENTAL,
+            Capability.STAGE_HISTORY,
+            Capability.WEBHOOKS,
+            Capability.WRITE_RESPONSIBLE,
+            Capability.CREATE_TASK,
+            Capability.ADD_NOTE,
+            Capability.UPDATE_FIELD,
+        }
     )
     config_model: ClassVar[type[ConnectorConfig]] = AmoCRMConfig
     cursor_ordered_streams: ClassVar[frozenset[str]] = frozenset({"companies", "contacts", "deals"})

@@ -87,4 +87,4 @@ def build_amocrm(
         limiter=limiter,
         resolutions=AMOCRM_RESOLUTIONS,
     )
-    return AmoCRMConnector(config, client)
+    return AmoCRMConnector(config, client).attach_store(store)
