@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ropilot.core.errors import ConnectorError
 from ropilot.core.models import Account, Event
+from ropilot.core.store import ENTITY_ORDER
 
 
 class Capability(StrEnum):
@@ -35,19 +36,7 @@ class Capability(StrEnum):
     WEBHOOKS = "webhooks"
 
 
-STREAMS: tuple[str, ...] = (
-    "teams",
-    "managers",
-    "pipelines",
-    "stages",
-    "companies",
-    "contacts",
-    "deals",
-    "stage_changes",
-    "assignments",
-    "activities",
-    "tasks",
-)
+STREAMS: tuple[str, ...] = tuple(t for t in ENTITY_ORDER if t != "events")
 """Streams in dependency order; each yields the core model of the store table of that name."""
 
 
