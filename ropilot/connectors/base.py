@@ -71,6 +71,18 @@ class TaskDraft:
     type: str | None = None
 
 
+@dataclass(frozen=True)
+class CustomFieldDef:
+    """A custom field of the CRM and the stages it is required for (a data-quality rule)."""
+
+    entity: str
+    """The store table the field belongs to: ``deals``, ``contacts`` or ``companies``."""
+    id: str
+    name: str
+    type: str | None = None
+    required_stage_ids: tuple[str, ...] = ()
+
+
 class CapabilityError(ConnectorError):
     """The connector was asked for something it does not declare."""
 
@@ -113,6 +125,10 @@ class Connector(ABC):
         Raises:
             ConnectorError: when the CRM cannot be read completely (never ends silently short).
         """
+
+    def custom_field_defs(self) -> Iterator[CustomFieldDef]:
+        """The CRM's custom fields with the stages each is required for (none by default)."""
+        return iter(())
 
     def deleted(self, stream: str, *, since: datetime | None = None) -> Iterator[str]:
         """Ids of records of ``stream`` deleted at or after ``since`` (none by default)."""

@@ -91,6 +91,18 @@ def run_sync(
             f"the {connector.name} connector has no stream(s) {', '.join(unknown)}; "
             f"it reads {', '.join(connector.streams())}"
         )
+    defs = [
+        {
+            "entity": d.entity,
+            "id": d.id,
+            "name": d.name,
+            "type": d.type,
+            "required_stage_ids": list(d.required_stage_ids) or None,
+        }
+        for d in connector.custom_field_defs()
+    ]
+    if defs:
+        store.upsert_custom_field_defs(account.id, defs)
     incremental = Capability.INCREMENTAL in connector.capabilities and not full
     ordered = connector.cursor_ordered_streams
     for stream in (s for s in connector.streams() if s in wanted):

@@ -18,6 +18,7 @@ from ropilot.connectors.base import (
     CheckResult,
     Connector,
     ConnectorConfig,
+    CustomFieldDef,
 )
 from ropilot.connectors.pagination import PageNumberPaginator
 from ropilot.core.errors import ConfigurationError, ConnectorError
@@ -199,6 +200,51 @@ class AmoCRMConnector(AmoCRMWrites, Connector):
                 activity = mapping.activity_from_note(self.settings.account_id, note, entity)
                 if activity is not None:
                     yield activity
+
+    def custom_field_defs(self) -> Iterator[CustomFieldDef]:
+        """Lead, contact and company fields; ``required_statuses`` become required-stage rules."""
+        for entity, table in (
+            ("leads", "deals"),
+            ("contacts", "contacts"),
+            ("companies", "companies"),
+        ):
+            for field in self._all(f"/api/v4/{entity}/custom_fields", "custom_fields", limit=50):
+                required = tuple(
+                    mapping.stage_id(r["pipeline_id"], r["status_id"])
+                    for r in field.get("required_statuses") or []
+                    if r.get("status_id") is not None
+                )
+                yield CustomFieldDef(
+                    entity=table,
+                    id=str(field["id"]),
+                    name=str(field.get("name") or field["id"]),
+                    type=field.get("type"),
+                    required_stage_ids=required,
+                )
+
+    _DELETION_EVENTS: ClassVar[dict[str, tuple[str, str, str]]] = {
+        "deals": ("lead", "lead_deleted", "lead_restored"),
+        "contacts": ("contact", "contact_deleted", "contact_restored"),
+        "companies": ("company", "company_deleted", "company_restored"),
+    }
+
+    def deleted(self, stream: str, *, since: datetime | None = None) -> Iterator[str]:
+        """Ids whose latest deletion or restore event since ``since`` is a deletion."""
+        spec = self._DELETION_EVENTS.get(stream)
+        if spec is None:
+            return
+        entity, gone, back = spec
+        params: dict[str, Any] = {"filter[type]": f"{gone},{back}", "filter[entity]": entity}
+        self._since(params, since, "created_at")
+        latest: dict[str, tuple[int, str]] = {}
+        for event in self._all("/api/v4/events", "events", params, EVENTS_LIMIT):
+            key = str(event["entity_id"])
+            at = int(event.get("created_at") or 0)
+            if key not in latest or at >= latest[key][0]:
+                latest[key] = (at, str(event.get("type")))
+        for key, (_, kind) in sorted(latest.items()):
+            if kind == gone:
+                yield key
 
     def _read_tasks(self, since: datetime | None) -> Iterator[BaseModel]:
         params: dict[str, Any] = {"order[id]": "asc"}

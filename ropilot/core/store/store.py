@@ -16,7 +16,7 @@ from ropilot.core.models import Account
 from ropilot.core.store import migrate
 from ropilot.core.store.engine import make_engine
 from ropilot.core.store.mapping import model_from_row, row_from_model, table_for_model
-from ropilot.core.store.schema import ENTITY_TABLES, accounts, sync_bookmarks
+from ropilot.core.store.schema import ENTITY_TABLES, accounts, custom_field_defs, sync_bookmarks
 from ropilot.core.store.upsert import update_rows, upsert_rows
 
 ENTITY_ORDER = (
@@ -147,6 +147,24 @@ class Store:
             for table in sorted(grouped, key=ENTITY_ORDER.index):
                 total += upsert_rows(c, ENTITY_TABLES[table], grouped[table])
         return total
+
+    def upsert_custom_field_defs(
+        self, account_id: str, rows: Iterable[Mapping[str, Any]], conn: Connection | None = None
+    ) -> int:
+        """Upsert custom field definitions (entity, id, name, type, required_stage_ids)."""
+        full = [{"account_id": account_id, **row} for row in rows]
+        with self._conn(conn) as c:
+            return upsert_rows(c, custom_field_defs, full)
+
+    def custom_field_defs(self, account_id: str) -> list[dict[str, Any]]:
+        """The account's custom field definitions, by entity and id."""
+        with self.engine.connect() as c:
+            rows = c.execute(
+                select(custom_field_defs)
+                .where(custom_field_defs.c.account_id == account_id)
+                .order_by(custom_field_defs.c.entity, custom_field_defs.c.id)
+            ).mappings()
+            return [dict(r) for r in rows]
 
     # -- bookmarks ------------------------------------------------------------------------
 
