@@ -797,6 +797,34 @@ class SandboxState:
         self, items: Any, user_id: int, *, create: bool, as_object: bool = False
     ) -> tuple[list[dict[str, Any]], list[tuple[str, str, str, dict[str, Any]]]]:
         """POST (create) or PATCH leads; returns per-lead results and webhook items."""
+        return self._write(
+            "leads",
+            items,
+            user_id,
+            create=create,
+            as_object=as_object,
+            changes=lambda item, rec, errors: (
+                self._lead_changes(item, rec, errors) if (create or rec) else {}
+            ),
+            new=self._new_lead,
+            patch=self._patch_lead,
+            added=lambda rec: ("add_lead", "leads", "add", self.hook_lead(rec)),
+        )
+
+    def _write(
+        self,
+        table: str,
+        items: Any,
+        user_id: int,
+        *,
+        create: bool,
+        as_object: bool,
+        changes: Callable[[dict[str, Any], dict[str, Any] | None, list[dict[str, str]]], Any],
+        new: Callable[[dict[str, Any], int, int], dict[str, Any]],
+        patch: Callable[..., None],
+        added: Callable[[dict[str, Any]], tuple[str, str, str, dict[str, Any]]],
+    ) -> tuple[list[dict[str, Any]], list[tuple[str, str, str, dict[str, Any]]]]:
+        """Validate a whole batch first (amoCRM rejects it all), then apply it."""
         with self.lock:
             batch = self._check_batch(items, as_object)
             all_errors: list[dict[str, Any]] = []
@@ -805,26 +833,26 @@ class SandboxState:
                 errors: list[dict[str, str]] = []
                 rec: dict[str, Any] | None = None
                 if not create:
-                    lead_id = as_int(item.get("id"))
-                    rec = self.records["leads"].get(lead_id) if lead_id is not None else None
+                    rid = as_int(item.get("id"))
+                    rec = self.records[table].get(rid) if rid is not None else None
                     if rec is None:
                         errors.append(_err("NotFound", "id", "Entity not found."))
-                changes = self._lead_changes(item, rec, errors) if (create or rec) else {}
+                planned = changes(item, rec, errors)
                 if errors:
                     all_errors.append({"request_id": _request_id(item, index), "errors": errors})
-                plans.append((item, rec, changes))
+                plans.append((item, rec, planned))
             if all_errors:
                 raise ValidationFailed(all_errors)
             now = self.clock.time()
             results = []
             hooks: list[tuple[str, str, str, dict[str, Any]]] = []
-            for index, (item, rec, changes) in enumerate(plans):
+            for index, (item, rec, planned) in enumerate(plans):
                 if rec is None:
-                    rec = self._new_lead(changes, user_id, now)
+                    rec = new(planned, user_id, now)
                     results.append({"id": rec["id"], "request_id": _request_id(item, index)})
-                    hooks.append(("add_lead", "leads", "add", self.hook_lead(rec)))
+                    hooks.append(added(rec))
                     continue
-                self._patch_lead(rec, changes, user_id, now, hooks)
+                patch(rec, planned, user_id, now, hooks)
                 result = {"id": rec["id"], "updated_at": rec["updated_at"]}
                 if "request_id" in item:
                     result["request_id"] = str(item["request_id"])
@@ -990,40 +1018,17 @@ class SandboxState:
         self, items: Any, user_id: int, *, create: bool, as_object: bool = False
     ) -> tuple[list[dict[str, Any]], list[tuple[str, str, str, dict[str, Any]]]]:
         """POST (create) or PATCH tasks."""
-        with self.lock:
-            batch = self._check_batch(items, as_object)
-            all_errors: list[dict[str, Any]] = []
-            plans: list[tuple[dict[str, Any], dict[str, Any] | None, dict[str, Any]]] = []
-            for index, item in enumerate(batch):
-                errors: list[dict[str, str]] = []
-                rec = None
-                if not create:
-                    tid = as_int(item.get("id"))
-                    rec = self.records["tasks"].get(tid) if tid is not None else None
-                    if rec is None:
-                        errors.append(_err("NotFound", "id", "Entity not found."))
-                changes = self._task_changes(item, rec, create, errors)
-                if errors:
-                    all_errors.append({"request_id": _request_id(item, index), "errors": errors})
-                plans.append((item, rec, changes))
-            if all_errors:
-                raise ValidationFailed(all_errors)
-            now = self.clock.time()
-            results = []
-            hooks: list[tuple[str, str, str, dict[str, Any]]] = []
-            for index, (item, rec, changes) in enumerate(plans):
-                if rec is None:
-                    rec = self._new_task(changes, user_id, now)
-                    results.append({"id": rec["id"], "request_id": _request_id(item, index)})
-                    hooks.append(("add_task", "task", "add", self.hook_task(rec)))
-                    continue
-                self._patch_task(rec, changes, user_id, now, hooks)
-                result = {"id": rec["id"], "updated_at": rec["updated_at"]}
-                if "request_id" in item:
-                    result["request_id"] = str(item["request_id"])
-                results.append(result)
-            self.version += 1
-            return results, hooks
+        return self._write(
+            "tasks",
+            items,
+            user_id,
+            create=create,
+            as_object=as_object,
+            changes=lambda item, rec, errors: self._task_changes(item, rec, create, errors),
+            new=self._new_task,
+            patch=self._patch_task,
+            added=lambda rec: ("add_task", "task", "add", self.hook_task(rec)),
+        )
 
     def _task_changes(
         self,
