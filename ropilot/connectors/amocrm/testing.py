@@ -892,6 +892,8 @@ class AmoCRMResponsesHarness(_AmoHarness):
             if path == "/api/v4/events":
                 items = self._filtered(d["events"], params, "created_at")
                 return self._page(path, "events", items, params)
+            if path in {f"/api/v4/{k}/custom_fields" for k in ("leads", "contacts", "companies")}:
+                return 204, None  # no custom fields: an empty list is 204 in amoCRM
             return 404, {"title": "Not Found", "status": 404}
         return self._write(method, path, body)
 
