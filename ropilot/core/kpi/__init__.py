@@ -1,0 +1,1 @@
+"""KPIs computed as aggregate queries in the database (SQLAlchemy Core), SQLite and PostgreSQL."""
