@@ -16,32 +16,16 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.sql.functions import coalesce
 
-from ropilot.core.errors import ConfigurationError
+from ropilot.core.kpi.scope import closed_in, deal_source, dimension_columns
 from ropilot.core.periods import Period
 from ropilot.core.store import Store
-from ropilot.core.store.schema import accounts, companies, deals, managers, stages
+from ropilot.core.store.schema import accounts, deals, stages
 from ropilot.core.store.types import Money
 
 CENT = Decimal("0.01")
-
-
-def _dimensions() -> dict[str, ColumnElement[Any]]:
-    return {
-        "manager": deals.c.responsible_id,
-        "team": managers.c.team_id,
-        "pipeline": deals.c.pipeline_id,
-        "source": deals.c.source,
-        "product": deals.c.product,
-        "region": deals.c.region,
-        "segment": companies.c.segment,
-        "company": deals.c.company_id,
-    }
-
-
-DIMENSIONS = tuple(_dimensions())
 
 
 @dataclass(frozen=True)
@@ -87,12 +71,7 @@ def outcomes(
     Raises:
         ConfigurationError: for an unknown dimension.
     """
-    dims = _dimensions()
-    unknown = [d for d in by if d not in dims]
-    if unknown:
-        raise ConfigurationError(
-            f"unknown dimension(s) {', '.join(unknown)}; use {', '.join(DIMENSIONS)}"
-        )
+    dims = dimension_columns(by)
     currency = select(accounts.c.currency).where(accounts.c.id == account_id).scalar_subquery()
     in_currency = deals.c.currency.is_(None) | (deals.c.currency == currency)
     won = stages.c.kind == "won"
@@ -103,31 +82,8 @@ def outcomes(
         return coalesce(func.sum(case((condition, amount), else_=0)), 0).cast(Money)
 
     group = [dims[d].label(d) for d in by]
-    source = (
-        deals.join(
-            stages, and_(stages.c.account_id == deals.c.account_id, stages.c.id == deals.c.stage_id)
-        )
-        .outerjoin(
-            managers,
-            and_(
-                managers.c.account_id == deals.c.account_id,
-                managers.c.id == deals.c.responsible_id,
-            ),
-        )
-        .outerjoin(
-            companies,
-            and_(
-                companies.c.account_id == deals.c.account_id,
-                companies.c.id == deals.c.company_id,
-            ),
-        )
-    )
-    where = and_(
-        deals.c.account_id == account_id,
-        deals.c.closed_at >= period.start,
-        deals.c.closed_at < period.end,
-        stages.c.kind.in_(("won", "lost")),
-    )
+    source = deal_source()
+    where = closed_in(account_id, period)
     stmt = (
         select(
             *group,

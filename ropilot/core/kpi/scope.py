@@ -1,0 +1,77 @@
+"""What KPI queries share: the deal source with its joins, dimensions, and period filters."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_
+
+from ropilot.core.errors import ConfigurationError
+from ropilot.core.periods import Period
+from ropilot.core.store.schema import companies, deals, managers, stages
+
+
+def _dimensions() -> dict[str, ColumnElement[Any]]:
+    return {
+        "manager": deals.c.responsible_id,
+        "team": managers.c.team_id,
+        "pipeline": deals.c.pipeline_id,
+        "source": deals.c.source,
+        "product": deals.c.product,
+        "region": deals.c.region,
+        "segment": companies.c.segment,
+        "company": deals.c.company_id,
+    }
+
+
+DIMENSIONS = tuple(_dimensions())
+"""Dimensions every deal KPI can be cut by (attribution: the current responsible's team)."""
+
+
+def dimension_columns(by: Sequence[str]) -> dict[str, ColumnElement[Any]]:
+    """The columns of the ``by`` dimensions, in order.
+
+    Raises:
+        ConfigurationError: for an unknown dimension.
+    """
+    dims = _dimensions()
+    unknown = [d for d in by if d not in dims]
+    if unknown:
+        raise ConfigurationError(
+            f"unknown dimension(s) {', '.join(unknown)}; use {', '.join(DIMENSIONS)}"
+        )
+    return {d: dims[d] for d in by}
+
+
+def deal_source() -> Any:
+    """Deals joined to their current stage, responsible manager and company."""
+    return (
+        deals.join(
+            stages, and_(stages.c.account_id == deals.c.account_id, stages.c.id == deals.c.stage_id)
+        )
+        .outerjoin(
+            managers,
+            and_(
+                managers.c.account_id == deals.c.account_id,
+                managers.c.id == deals.c.responsible_id,
+            ),
+        )
+        .outerjoin(
+            companies,
+            and_(
+                companies.c.account_id == deals.c.account_id,
+                companies.c.id == deals.c.company_id,
+            ),
+        )
+    )
+
+
+def closed_in(account_id: str, period: Period, kinds: Sequence[str] = ("won", "lost")) -> Any:
+    """Deals whose current stage kind is in ``kinds`` and whose ``closed_at`` is in the period."""
+    return and_(
+        deals.c.account_id == account_id,
+        deals.c.closed_at >= period.start,
+        deals.c.closed_at < period.end,
+        stages.c.kind.in_(tuple(kinds)),
+    )
