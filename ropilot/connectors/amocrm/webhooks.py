@@ -31,6 +31,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ropilot.connectors.amocrm import mapping
 from ropilot.connectors.phpform import DEFAULT_MAX_BYTES, parse_str, to_lists
 from ropilot.core.errors import ConfigurationError, PayloadError, VerificationError
 from ropilot.core.models import Event, EventAction
@@ -283,9 +284,11 @@ def stage_id(pipeline_id: str | None, status_id: str) -> str | None:
 
     Returns None for a won/lost status without a pipeline (old payloads carry none).
     """
-    if status_id in ("142", "143"):
-        return f"{pipeline_id}:{status_id}" if pipeline_id else None
-    return status_id
+    if status_id in ("142", "143") and not pipeline_id:
+        return None
+    if not status_id.isdigit() or not (pipeline_id or "0").isdigit():
+        return status_id  # not an amoCRM id: keep it as sent rather than fail the delivery
+    return mapping.stage_id(pipeline_id or 0, status_id)  # the one rule, shared with reads
 
 
 def _text_field(item: Mapping[str, Any], name: str) -> str | None:

@@ -18,7 +18,13 @@ from ropilot.connectors.bundle.progress import NoProgress, Progress
 from ropilot.connectors.bundle.sources import BundleSource, TableReader, open_bundle
 from ropilot.connectors.bundle.spec import ACCOUNT, DEFAULTS, TABLES, ColumnSpec, TableSpec
 from ropilot.core.errors import BundleError, BundleIssue
-from ropilot.core.models import Absence, Account, Specialisations, WorkingInterval
+from ropilot.core.models import (
+    Absence,
+    Account,
+    Specialisations,
+    WorkingInterval,
+    derived_id,
+)
 from ropilot.core.store import Store
 from ropilot.core.store.schema import custom_field_defs
 from ropilot.core.store.upsert import upsert_rows
@@ -222,7 +228,8 @@ def _rows(reader: TableReader, plan: _Plan, issues: _Issues) -> Iterator[list[An
         else:
             row.append(None)
         if derived and row[id_pos] is None:
-            row[id_pos] = "|".join("" if row[i] is None else str(row[i]) for i in derived)
+            # Timestamps are already epoch µs here, which is how derived_id renders datetimes.
+            row[id_pos] = derived_id(*(row[i] for i in derived))
         if issues.full:
             return
         if ok:
