@@ -10,7 +10,6 @@ import tempfile
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -30,41 +29,14 @@ from rich.progress import (
 from rich.table import Table
 
 from ropilot import __version__
+from ropilot.cli.app import AppContext, pass_app
 from ropilot.core.errors import BundleError, ConfigurationError, PluginLoadError, RopilotError
 from ropilot.core.i18n import Lang, t
-from ropilot.core.settings import DEFAULT_CONFIG, Settings, load_settings, write_starter
+from ropilot.core.settings import DEFAULT_CONFIG, write_starter
 from ropilot.core.store import ENTITY_ORDER, Store
 
 console = Console()
 err_console = Console(stderr=True)
-
-
-@dataclass
-class AppContext:
-    """What every command gets: settings (loaded lazily) and the chosen language."""
-
-    config_path: str | None
-    lang_option: str | None
-    _settings: Settings | None = None
-
-    @property
-    def settings(self) -> Settings:
-        if self._settings is None:
-            self._settings = load_settings(self.config_path)
-        return self._settings
-
-    @property
-    def lang(self) -> Lang:
-        if self.lang_option in ("ru", "en"):
-            return self.lang_option  # type: ignore[return-value]
-        return self.settings.lang
-
-    def open_store(self, url: str | None = None) -> Store:
-        """The configured store, migrated to the current schema."""
-        return Store.open(url or self.settings.storage.url)
-
-
-pass_app = click.make_pass_decorator(AppContext)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

@@ -1,0 +1,5 @@
+"""``python -m ropilot.cli``."""
+
+from ropilot.cli import entry
+
+entry()
