@@ -317,3 +317,28 @@ oauth_tokens = Table(
     Column("version", Integer, nullable=False),
 )
 """OAuth2 tokens per account, Fernet-encrypted at rest; see ``ropilot.connectors.tokens``."""
+
+# -- forecast snapshots (ropilot.core.kpi.snapshots) -------------------------------------------
+
+forecast_snapshots = Table(
+    "forecast_snapshots",
+    metadata,
+    Column("account_id", AccountKey, primary_key=True),
+    Column("period_label", String(64), primary_key=True),
+    Column("as_of_day", Date, primary_key=True),
+    Column("scope", String(16), primary_key=True),
+    Column("manager_id", Key, primary_key=True),
+    Column("period_first_day", Date, nullable=False),
+    Column("period_end_day", Date, nullable=False),
+    Column("as_of", UtcTimestamp, nullable=False),
+    Column("open_deals", Integer, nullable=False),
+    Column("pipeline_amount", Money, nullable=False),
+    Column("weighted", Money, nullable=False),
+    Column("actual_so_far", Money, nullable=False),
+    Column("run_rate", Money),
+    Column("elapsed_working_days", Integer, nullable=False),
+    Column("working_days", Integer, nullable=False),
+)
+"""Forecasts of a period as taken on a day, per manager (``scope`` ``manager``; ``manager_id``
+``""`` for deals without a responsible) and for the company (``scope`` ``company``, ``manager_id``
+``""``); account-currency money. See ``ropilot.core.kpi.snapshots``."""
