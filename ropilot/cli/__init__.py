@@ -482,6 +482,15 @@ def _print_summary(summary: Any, lang: Lang) -> None:
 # -- entry point ------------------------------------------------------------------------------
 
 
+def _add_builtin_groups() -> None:
+    from ropilot.cli.report import report
+
+    cli.add_command(report)
+
+
+_add_builtin_groups()
+
+
 def _add_plugin_commands() -> None:
     from ropilot.plugins.manager import get_plugin_manager
 

@@ -41,6 +41,8 @@ _LABELS: dict[str, tuple[str, str]] = {
     "version": ("Версия", "Version"),
     "hooks": ("Хуки", "Hooks"),
     "error": ("Ошибка", "Error"),
+    "report": ("Отчёт", "Report"),
+    "as_of": ("на", "as of"),
 }
 
 

@@ -82,10 +82,12 @@ def ropilot_register_kpis() -> list[Any] | None:
     results of all plugins are concatenated.
 
     Returns:
-        A list of KPI definitions, or ``None``. Each definition provides ``name: str`` (a
-        unique key, e.g. ``"won_amount"``), ``title: str`` (shown in reports), ``unit: str``
-        (``"money"``, ``"count"``, ``"percent"``, ``"minutes"``), and a method that builds the
-        aggregate SQLAlchemy Core query over the store for a period and a set of managers.
+        A list of ``ropilot.core.kpi.registry.KpiDefinition``, or ``None``. Each has ``name``
+        (a unique key, e.g. ``"revenue"``), Russian and English titles, a ``unit``
+        (``"money"``, ``"count"``, ``"ratio"``, ``"days"`` …), ``compute(ctx)`` returning one
+        ``KpiRow(keys, value)`` per group for a ``KpiContext`` (store, account, period, as-of
+        moment, dimensions) and optionally ``explain(ctx, keys)`` returning the records behind a
+        value (lineage for ``--explain``). A name used twice is an error.
         KPIs are computed in the database, not by looping over Python objects.
     """
 

@@ -64,6 +64,7 @@ BUILTIN_DISTRIBUTION = "ropilot (built-in)"
 
 DEFAULT_PLUGINS: tuple[str, ...] = (
     "ropilot.plugins.builtin_connectors",
+    "ropilot.plugins.builtin_kpis",
     "ropilot.plugins.builtin_notifiers",
     "ropilot.plugins.builtin_routing",
 )

@@ -27,7 +27,10 @@ from ropilot.plugins.listing import describe_plugins
 from ropilot.plugins.manager import get_plugin_manager
 
 pm = get_plugin_manager()
-kpis = [k.name for batch in pm.hook.ropilot_register_kpis() for k in batch]
+from ropilot.core.kpi.builtins import BUILTIN_KPIS
+kpis = [
+    k.name for batch in pm.hook.ropilot_register_kpis() for k in batch if k not in BUILTIN_KPIS
+]
 print(json.dumps({
     "plugins": [vars(i) for i in describe_plugins(pm)],
     "kpis": kpis,

@@ -7,6 +7,7 @@ import pytest
 
 from ropilot import __version__
 from ropilot.core.errors import PluginLoadError, RopilotError
+from ropilot.core.kpi.builtins import BUILTIN_KPIS
 from ropilot.plugins import manager
 from ropilot.plugins.listing import RUNTIME_DISTRIBUTION, describe_plugins
 from ropilot.plugins.manager import DEFAULT_PLUGINS, get_plugin_manager
@@ -25,7 +26,10 @@ def good(tag: str) -> str:
 
 
 def kpis(pm: pluggy.PluginManager) -> list[str]:
-    return [kpi for batch in pm.hook.ropilot_register_kpis() for kpi in batch]
+    """KPIs registered by third-party plugins (the built-in ones left out)."""
+    return [
+        kpi for batch in pm.hook.ropilot_register_kpis() for kpi in batch if kpi not in BUILTIN_KPIS
+    ]
 
 
 # -- built-ins and factory --------------------------------------------------------------------

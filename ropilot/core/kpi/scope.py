@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_
+from sqlalchemy import ColumnElement, and_, true
 
 from ropilot.core.errors import ConfigurationError
 from ropilot.core.periods import Period
@@ -75,3 +75,14 @@ def closed_in(account_id: str, period: Period, kinds: Sequence[str] = ("won", "l
         deals.c.closed_at < period.end,
         stages.c.kind.in_(tuple(kinds)),
     )
+
+
+def keys_filter(by: Sequence[str], keys: dict[str, str | None]) -> ColumnElement[bool]:
+    """The condition selecting one group: each ``by`` dimension equal to its key (or NULL).
+
+    Raises:
+        ConfigurationError: for an unknown dimension.
+    """
+    dims = dimension_columns(by)
+    conds = [dims[d].is_(None) if keys.get(d) is None else dims[d] == keys[d] for d in by]
+    return and_(true(), *conds)

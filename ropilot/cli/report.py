@@ -1,0 +1,154 @@
+"""``ropilot report …``: KPI, funnel, plan, payout, ABC/XYZ, forgotten, losses, morning."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ropilot.cli.app import AppContext, pass_app
+from ropilot.core.errors import ConfigurationError
+from ropilot.core.kpi.registry import KpiContext
+from ropilot.core.reports.context import make_context
+from ropilot.core.reports.model import Report
+from ropilot.render import FORMATS, write_report
+
+F = Callable[..., Any]
+
+
+def report_options(func: F) -> F:
+    """The options every report shares."""
+    options = [
+        click.option(
+            "--period",
+            default="this-month",
+            show_default=True,
+            help="2026, 2026-Q1, 2026-03, 2026-W10, 2026-03-05, 2026-03-01..2026-03-31, "
+            "this-month, last-month … (account time zone).",
+        ),
+        click.option(
+            "--by",
+            default="",
+            help="Dimensions, comma-separated: manager, team, pipeline, source, product, "
+            "region, segment, company.",
+        ),
+        click.option(
+            "--as-of",
+            "as_of",
+            help="The moment figures 'as of T' use: a date (its end) or a timestamp. Default: "
+            "now, or the period's end once it is over.",
+        ),
+        click.option(
+            "--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True
+        ),
+        click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="File."),
+        click.option("--lang", "lang_opt", type=click.Choice(["ru", "en"]), help="Language."),
+        click.option("--account", "account_id", help="Account id (when the store has several)."),
+        click.option("--url", help="Storage URL (default: from settings)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def context_from(
+    app: AppContext,
+    url: str | None,
+    account_id: str | None,
+    period: str,
+    by: str,
+    as_of: str | None,
+) -> KpiContext:
+    """The KPI context for the common options."""
+    store = app.open_store(url)
+    dims = [b.strip() for b in by.split(",") if b.strip()]
+    return make_context(store, account_id, period, as_of=as_of, by=dims)
+
+
+def emit(app: AppContext, report: Report, fmt: str, out: Path | None, lang_opt: str | None) -> None:
+    """Print or write the report."""
+    lang = lang_opt if lang_opt in ("ru", "en") else app.lang
+    text = write_report(report, fmt, lang, out)  # type: ignore[arg-type]
+    if text is not None:
+        sys.stdout.write(text)
+    else:
+        click.echo(f"→ {out}", err=True)
+
+
+@click.group()
+def report() -> None:
+    """Reports on the store: KPIs, funnel, plan vs fact, payouts, ABC/XYZ, losses, morning.
+
+    Отчёты: KPI, воронка, план-факт, выплаты, ABC/XYZ, забытые сделки, потери, утренний отчёт.
+    """
+
+
+def _parse_where(items: tuple[str, ...]) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise ConfigurationError(f"--where {item!r}: use DIMENSION=VALUE, e.g. manager=m12")
+        out[name.strip()] = value.strip() or None
+    return out
+
+
+@report.command("kpi")
+@report_options
+@click.option(
+    "--kpi", "kpis", default="", help="KPI names, comma-separated (default: the main set)."
+)
+@click.option("--explain", is_flag=True, help="List the records behind each figure.")
+@click.option(
+    "--where",
+    multiple=True,
+    help="With --explain: the group to explain, DIMENSION=VALUE (repeat for several --by).",
+)
+@click.option("--list", "list_kpis", is_flag=True, help="List the KPIs you can ask for.")
+@pass_app
+def report_kpi(
+    app: AppContext,
+    period: str,
+    by: str,
+    as_of: str | None,
+    fmt: str,
+    out: Path | None,
+    lang_opt: str | None,
+    account_id: str | None,
+    url: str | None,
+    kpis: str,
+    explain: bool,
+    where: tuple[str, ...],
+    list_kpis: bool,
+) -> None:
+    """KPIs per group: revenue, won/lost, average check, win rates, cycle, pipeline, forecast.
+
+    With --explain, the deals (ids, amounts, dates) behind every figure of one group.
+    """
+    from ropilot.core.reports.kpi_report import explain_report, kpi_report
+    from ropilot.plugins.builtin_kpis import kpi_catalogue
+    from ropilot.plugins.manager import get_plugin_manager
+
+    catalogue = kpi_catalogue(get_plugin_manager())
+    if list_kpis:
+        lang = lang_opt or app.lang
+        for d in catalogue:
+            click.echo(f"{d.name:<28} {d.unit:<8} {d.title(lang)}")
+        return
+    ctx = context_from(app, url, account_id, period, by, as_of)
+    names = [k.strip() for k in kpis.split(",") if k.strip()]
+    if explain:
+        keys = _parse_where(where)
+        missing = [b for b in ctx.by if b not in keys]
+        extra = [k for k in keys if k not in ctx.by]
+        if missing or extra:
+            raise ConfigurationError(
+                "--explain needs one --where DIMENSION=VALUE for each --by dimension "
+                f"(by: {', '.join(ctx.by) or 'none'}; got: {', '.join(keys) or 'none'})"
+            )
+        emit(app, explain_report(catalogue, ctx, names, keys), fmt, out, lang_opt)
+        return
+    emit(app, kpi_report(catalogue, ctx, names), fmt, out, lang_opt)

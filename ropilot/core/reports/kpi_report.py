@@ -1,0 +1,128 @@
+"""``report kpi``: chosen KPIs side by side per group, and their lineage (``--explain``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from ropilot.core.kpi.registry import KpiCatalogue, KpiContext, KpiDefinition, compute_table
+from ropilot.core.reports.model import Column, Report, Section, Unit
+from ropilot.core.reports.names import add_names
+
+DEFAULT_KPIS = (
+    "revenue",
+    "won",
+    "lost",
+    "average_check",
+    "win_rate",
+    "win_rate_value",
+    "cycle_median_days",
+)
+
+DIMENSION_TITLES: dict[str, tuple[str, str]] = {
+    "manager": ("Менеджер", "Manager"),
+    "team": ("Команда", "Team"),
+    "pipeline": ("Воронка", "Pipeline"),
+    "source": ("Источник", "Source"),
+    "product": ("Продукт", "Product"),
+    "region": ("Регион", "Region"),
+    "segment": ("Сегмент", "Segment"),
+    "company": ("Контрагент", "Counterparty"),
+    "bucket": ("Период", "Period"),
+}
+
+
+def key_column(name: str) -> Column:
+    """The column of a dimension."""
+    ru, en = DIMENSION_TITLES.get(name, (name, name))
+    return Column(name, ru, en, "text", key=True)
+
+
+def base_report(ctx: KpiContext, name: str, sections: list[Section]) -> Report:
+    """A report for ``ctx`` holding ``sections``."""
+    return Report(
+        name=name,
+        account_id=ctx.account_id,
+        currency=ctx.currency,
+        timezone=str(ctx.zone),
+        as_of=ctx.as_of,
+        sections=sections,
+        period_label=ctx.period.label,
+        period_start=ctx.period.start,
+        period_end=ctx.period.end,
+        by=ctx.by,
+    )
+
+
+def kpi_section(ctx: KpiContext, definitions: Sequence[KpiDefinition]) -> Section:
+    """One row per group of ``ctx.by`` with every KPI of ``definitions``."""
+    table = compute_table(ctx, definitions)
+    columns = [key_column(b) for b in ctx.by] + [
+        Column(d.name, d.title_ru, d.title_en, d.unit) for d in definitions
+    ]
+    rows = [{**keys, **values} for keys, values in table]
+    section = Section("kpi", "Показатели", "KPIs", columns, rows, conventions_of(definitions))
+    return add_names(ctx.store, ctx.account_id, section)
+
+
+def conventions_of(definitions: Sequence[KpiDefinition]) -> list[str]:
+    """``"revenue, won: outcome by …"``: each convention once, with the KPIs that follow it."""
+    grouped: dict[str, list[str]] = {}
+    for d in definitions:
+        if d.convention:
+            grouped.setdefault(d.convention, []).append(d.name)
+    return [f"{', '.join(names)}: {conv}" for conv, names in grouped.items()]
+
+
+def kpi_report(
+    catalogue: KpiCatalogue, ctx: KpiContext, names: Sequence[str] | None = None
+) -> Report:
+    """The ``kpi`` report: chosen KPIs (a default set when ``names`` is empty)."""
+    definitions = catalogue.select(list(names) if names else list(DEFAULT_KPIS))
+    return base_report(ctx, "kpi", [kpi_section(ctx, definitions)])
+
+
+_RECORD_UNITS: dict[str, Unit] = {
+    "amount": "money",
+    "created_at": "datetime",
+    "closed_at": "datetime",
+    "at": "datetime",
+    "reached_at": "datetime",
+    "cycle_days": "days",
+}
+
+
+def explain_report(
+    catalogue: KpiCatalogue,
+    ctx: KpiContext,
+    names: Sequence[str],
+    keys: dict[str, str | None],
+) -> Report:
+    """Lineage: for each KPI, its value for the group ``keys`` and the records behind it."""
+    sections = []
+    for d in catalogue.select(list(names) if names else list(DEFAULT_KPIS)):
+        if d.explain is None:
+            continue
+        value = next(
+            (r.value for r in d.compute(ctx) if all(r.keys.get(b) == keys.get(b) for b in ctx.by)),
+            None,
+        )
+        records: list[dict[str, Any]] = [
+            {k: v.astimezone(ctx.zone) if isinstance(v, datetime) else v for k, v in r.items()}
+            for r in d.explain(ctx, keys)
+        ]
+        names_in = list(records[0]) if records else ["id"]
+        columns = [Column(n, n, n, _RECORD_UNITS.get(n, "text"), key=(n == "id")) for n in names_in]
+        group = ", ".join(f"{k}={v}" for k, v in keys.items()) or "company"
+        section = Section(
+            d.name,
+            f"{d.title_ru} — записи ({group})",
+            f"{d.title_en} — records ({group})",
+            columns,
+            records,
+            [d.convention] if d.convention else [],
+            [f"value = {value}", f"records = {len(records)}"],
+        )
+        sections.append(section)
+    return base_report(ctx, "explain", sections)
