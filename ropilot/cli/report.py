@@ -152,3 +152,53 @@ def report_kpi(
         emit(app, explain_report(catalogue, ctx, names, keys), fmt, out, lang_opt)
         return
     emit(app, kpi_report(catalogue, ctx, names), fmt, out, lang_opt)
+
+
+@report.command("forgotten")
+@report_options
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=14,
+    show_default=True,
+    help="Untouched for more than this many days.",
+)
+@pass_app
+def report_forgotten(
+    app: AppContext,
+    period: str,
+    by: str,
+    as_of: str | None,
+    fmt: str,
+    out: Path | None,
+    lang_opt: str | None,
+    account_id: str | None,
+    url: str | None,
+    days: int,
+) -> None:
+    """Forgotten deals as of --as-of: no activity for --days and no future task."""
+    from ropilot.core.reports.lists import forgotten_report
+
+    ctx = context_from(app, url, account_id, period, by, as_of)
+    emit(app, forgotten_report(ctx, days), fmt, out, lang_opt)
+
+
+@report.command("losses")
+@report_options
+@pass_app
+def report_losses(
+    app: AppContext,
+    period: str,
+    by: str,
+    as_of: str | None,
+    fmt: str,
+    out: Path | None,
+    lang_opt: str | None,
+    account_id: str | None,
+    url: str | None,
+) -> None:
+    """Deals lost in the period by loss stage × reason (× --by)."""
+    from ropilot.core.reports.lists import losses_report
+
+    ctx = context_from(app, url, account_id, period, by, as_of)
+    emit(app, losses_report(ctx), fmt, out, lang_opt)
