@@ -30,7 +30,10 @@ CONFIRMED_YEARS = range(2024, 2028)
 @lru_cache(maxsize=64)
 def _ru(year: int) -> holidays.HolidayBase:
     # Loading neighbours too: transfers can cross a year boundary.
-    return holidays.RU(years=[year - 1, year, year + 1], language="en_US")
+    ru: holidays.HolidayBase = holidays.country_holidays(
+        "RU", years=[year - 1, year, year + 1], language="en_US"
+    )
+    return ru
 
 
 def _swapped_with(working_weekend: date) -> list[date]:
