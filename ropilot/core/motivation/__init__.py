@@ -1,0 +1,87 @@
+"""Motivation engine: KPI coefficients, bonus with gates, step and marginal commission, and the
+payout statement (sales_definitions.md, "Motivation"; docs/motivation.md).
+"""
+
+from ropilot.core.motivation.coefficient import (
+    Coefficient,
+    coefficient,
+    default_points,
+    kpi_coefficient,
+)
+from ropilot.core.motivation.commission import (
+    CommissionResult,
+    DealCommission,
+    Slice,
+    StepAdjustment,
+    WonDeal,
+    WonDeals,
+    commission,
+    commission_breakdown,
+    commission_period,
+    marginal_commission,
+    marginal_slices,
+    step_commission,
+    step_tier,
+    won_deals,
+)
+from ropilot.core.motivation.fmt import round_money
+from ropilot.core.motivation.models import (
+    CommissionPlan,
+    Gate,
+    KpiPlan,
+    KpiRule,
+    Scheme,
+    Tier,
+    load_schemes,
+    parse_schemes,
+    scheme_for,
+    schemes_from_dict,
+)
+from ropilot.core.motivation.statement import (
+    GateResult,
+    KpiResult,
+    PayoutLine,
+    PayoutStatement,
+    build_statement,
+    payout_statement,
+    scheme_for_manager,
+)
+
+__all__ = [
+    "Coefficient",
+    "CommissionPlan",
+    "CommissionResult",
+    "DealCommission",
+    "Gate",
+    "GateResult",
+    "KpiPlan",
+    "KpiResult",
+    "KpiRule",
+    "PayoutLine",
+    "PayoutStatement",
+    "Scheme",
+    "Slice",
+    "StepAdjustment",
+    "Tier",
+    "WonDeal",
+    "WonDeals",
+    "build_statement",
+    "coefficient",
+    "commission",
+    "commission_breakdown",
+    "commission_period",
+    "default_points",
+    "kpi_coefficient",
+    "load_schemes",
+    "marginal_commission",
+    "marginal_slices",
+    "parse_schemes",
+    "payout_statement",
+    "round_money",
+    "scheme_for",
+    "scheme_for_manager",
+    "schemes_from_dict",
+    "step_commission",
+    "step_tier",
+    "won_deals",
+]
