@@ -52,7 +52,7 @@ def sales_cycle(
             func.row_number().over(partition_by=partition or None, order_by=duration).label("rn"),
             func.count().over(partition_by=partition or None).label("n"),
         )
-        .select_from(deal_source())
+        .select_from(deal_source(by))
         .where(closed_in(account_id, period, ("won",)))
         .subquery()
     )

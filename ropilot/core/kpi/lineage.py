@@ -37,7 +37,7 @@ def deal_records(
             deals.c.responsible_id,
             *extra,
         )
-        .select_from(deal_source())
+        .select_from(deal_source(by))
         .where(where, keys_filter(by, keys))
         .order_by(deals.c.closed_at, deals.c.id)
         .limit(limit)

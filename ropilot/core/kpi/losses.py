@@ -66,7 +66,7 @@ def losses(store: Store, account_id: str, period: Period, by: Sequence[str] = ()
             *[col.label(name) for name, col in dims.items()],
             case((in_currency, coalesce(deals.c.amount, 0)), else_=0).label("amount"),
         )
-        .select_from(deal_source())
+        .select_from(deal_source(by))
         .where(closed_in(account_id, period, ("lost",)))
         .subquery()
     )

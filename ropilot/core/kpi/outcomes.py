@@ -82,7 +82,7 @@ def outcomes(
         return coalesce(func.sum(case((condition, amount), else_=0)), 0).cast(Money)
 
     group = [dims[d].label(d) for d in by]
-    source = deal_source()
+    source = deal_source(by)
     where = closed_in(account_id, period)
     stmt = (
         select(

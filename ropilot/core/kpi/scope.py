@@ -44,27 +44,29 @@ def dimension_columns(by: Sequence[str]) -> dict[str, ColumnElement[Any]]:
     return {d: dims[d] for d in by}
 
 
-def deal_source() -> Any:
-    """Deals joined to their current stage, responsible manager and company."""
-    return (
-        deals.join(
-            stages, and_(stages.c.account_id == deals.c.account_id, stages.c.id == deals.c.stage_id)
-        )
-        .outerjoin(
+def deal_source(by: Sequence[str] | None = None) -> Any:
+    """Deals joined to their current stage, and to the responsible manager and the company
+    when ``by`` needs them (``team``, ``segment``; ``None`` joins both)."""
+    source = deals.join(
+        stages, and_(stages.c.account_id == deals.c.account_id, stages.c.id == deals.c.stage_id)
+    )
+    if by is None or "team" in by:
+        source = source.outerjoin(
             managers,
             and_(
                 managers.c.account_id == deals.c.account_id,
                 managers.c.id == deals.c.responsible_id,
             ),
         )
-        .outerjoin(
+    if by is None or "segment" in by:
+        source = source.outerjoin(
             companies,
             and_(
                 companies.c.account_id == deals.c.account_id,
                 companies.c.id == deals.c.company_id,
             ),
         )
-    )
+    return source
 
 
 def closed_in(account_id: str, period: Period, kinds: Sequence[str] = ("won", "lost")) -> Any:
