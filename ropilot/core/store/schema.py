@@ -342,3 +342,30 @@ forecast_snapshots = Table(
 """Forecasts of a period as taken on a day, per manager (``scope`` ``manager``; ``manager_id``
 ``""`` for deals without a responsible) and for the company (``scope`` ``company``, ``manager_id``
 ``""``); account-currency money. See ``ropilot.core.kpi.snapshots``."""
+
+# -- plans (ropilot.core.plans) ---------------------------------------------------------------
+
+plan_versions = Table(
+    "plan_versions",
+    metadata,
+    Column("account_id", AccountKey, primary_key=True),
+    Column("plan", Key, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("created_at", UtcTimestamp, nullable=False),
+    Column("author", Text),
+    Column("comment", Text),
+)
+"""One row per saved version of a named plan; rows are never updated (see ``core.plans``)."""
+
+plan_lines = Table(
+    "plan_lines",
+    metadata,
+    Column("account_id", AccountKey, primary_key=True),
+    Column("plan", Key, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("scope", Key, primary_key=True),
+    Column("period", String(32), primary_key=True),
+    Column("metric", Key, primary_key=True),
+    Column("value", Money, nullable=False),
+)
+"""The lines (scope × period × metric → value) of each plan version, immutable."""
