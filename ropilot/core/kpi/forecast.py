@@ -143,48 +143,57 @@ def weighted_forecast(
     """
     facts = forecast_facts(account_id, period, as_of, by).subquery()
     keys = [facts.c[PREFIX + d] for d in by]
-    in_cur = facts.c.in_currency == 1
+    # One pass grouped by currency too (the facts are costly to compute twice); folded below.
     stmt = select(
         *keys,
+        facts.c.in_currency,
+        facts.c.currency,
         func.count().label("n"),
-        coalesce(func.sum(case((in_cur, facts.c.units), else_=0)), 0).cast(Money).label("amount"),
-        coalesce(func.sum(case((in_cur, facts.c.weighted_x100), else_=0)), 0)
-        .cast(BigInteger)
-        .label("weighted"),
+        coalesce(func.sum(facts.c.units), 0).cast(Money).label("amount"),
+        coalesce(func.sum(facts.c.weighted_x100), 0).cast(BigInteger).label("weighted"),
         func.count().filter(facts.c.probability.is_(None)).label("no_prob"),
         func.count().filter(facts.c.amount.is_(None)).label("no_amount"),
-    ).group_by(*keys)
-    others = (
-        select(
-            *keys,
-            facts.c.currency,
-            func.sum(facts.c.units).cast(Money).label("amount"),
-            func.sum(facts.c.weighted_x100).cast(BigInteger).label("weighted"),
-        )
-        .where(facts.c.in_currency == 0)
-        .group_by(*keys, facts.c.currency)
-    )
+    ).group_by(*keys, facts.c.in_currency, facts.c.currency)
     n = len(by)
+    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
     with store.engine.connect() as conn:
-        rows = list(conn.execute(stmt))
-        amounts: dict[tuple[Any, ...], dict[str, Decimal]] = {}
-        weights: dict[tuple[Any, ...], dict[str, Decimal]] = {}
-        for r in conn.execute(others):
-            amounts.setdefault(tuple(r[:n]), {})[r.currency] = r.amount
-            weights.setdefault(tuple(r[:n]), {})[r.currency] = exact(int(r.weighted), 6)
+        for r in conn.execute(stmt):
+            g = groups.setdefault(
+                tuple(r[:n]),
+                {
+                    "n": 0,
+                    "amount": Decimal("0.0000"),
+                    "weighted": 0,
+                    "no_prob": 0,
+                    "no_amount": 0,
+                    "amounts": {},
+                    "weights": {},
+                },
+            )
+            g["n"] += int(r.n)
+            g["no_prob"] += int(r.no_prob)
+            g["no_amount"] += int(r.no_amount)
+            if r.in_currency == 1:
+                g["amount"] += r.amount
+                g["weighted"] += int(r.weighted)
+            else:
+                g["amounts"][r.currency] = g["amounts"].get(r.currency, 0) + r.amount
+                g["weights"][r.currency] = g["weights"].get(r.currency, 0) + int(r.weighted)
     out = [
         WeightedRow(
-            keys=dict(zip(by, r[:n], strict=True)),
-            count=int(r.n),
-            amount=r.amount,
-            weighted=exact(int(r.weighted), 6),
-            without_probability=int(r.no_prob),
-            without_amount=int(r.no_amount),
-            other_currencies=amounts.get(tuple(r[:n]), {}),
-            other_weighted=weights.get(tuple(r[:n]), {}),
+            keys=dict(zip(by, k, strict=True)),
+            count=g["n"],
+            amount=g["amount"],
+            weighted=exact(g["weighted"], 6),
+            without_probability=g["no_prob"],
+            without_amount=g["no_amount"],
+            other_currencies=g["amounts"],
+            other_weighted={c: exact(w, 6) for c, w in g["weights"].items()},
         )
-        for r in rows
+        for k, g in groups.items()
     ]
+    if not by and not out:
+        out.append(WeightedRow({}, 0, Decimal("0.0000"), exact(0, 6), 0, 0, {}, {}))
     return sorted(out, key=lambda row: sort_key(row.keys))
 
 

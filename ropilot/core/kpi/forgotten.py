@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.sql.functions import coalesce
 
-from ropilot.core.kpi.history import stage_at
+from ropilot.core.kpi.history import held_if_open_at
 from ropilot.core.store import Store
 from ropilot.core.store.schema import activities, deals, stages, tasks
 from ropilot.core.store.types import UtcTimestamp
@@ -32,7 +32,7 @@ def forgotten_deals(
     store: Store, account_id: str, as_of: datetime, *, days: int
 ) -> list[ForgottenDeal]:
     """Deals forgotten as of ``as_of`` (aware) with a threshold of ``days``, oldest first."""
-    held = stage_at(account_id, as_of)
+    held = held_if_open_at(account_id, as_of)
     last_activity = (
         select(func.max(activities.c.at))
         .where(

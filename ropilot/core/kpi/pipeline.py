@@ -35,7 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.functions import coalesce
 
 from ropilot.core.errors import ConfigurationError
-from ropilot.core.kpi.history import stage_at
+from ropilot.core.kpi.history import held_if_open_at
 from ropilot.core.kpi.scope import DIMENSIONS, deal_source, dimension_columns
 from ropilot.core.store import Store
 from ropilot.core.store.schema import accounts, deals, stages
@@ -96,9 +96,9 @@ def open_facts(account_id: str, as_of: datetime, by: Sequence[str] = ()) -> Sele
     if as_of.tzinfo is None:
         raise ConfigurationError(f"as-of moment {as_of} needs a time zone")
     dims = pipeline_dimensions(by)
-    held = stage_at(account_id, as_of)
+    held = held_if_open_at(account_id, as_of)
     source = (
-        deal_source()
+        deal_source(by)
         .join(held, held.c.deal_id == deals.c.id)
         .join(HELD, and_(HELD.c.account_id == deals.c.account_id, HELD.c.id == held.c.stage_id))
     )
@@ -193,35 +193,43 @@ def open_pipeline(
 def aggregate_open(store: Store, facts: Any, by: Sequence[str]) -> list[PipelineRow]:
     """Group a facts subquery (``open_facts`` shape) into :class:`PipelineRow`."""
     keys = [facts.c[PREFIX + d] for d in by]
-    in_cur = facts.c.in_currency == 1
+    # One pass grouped by currency too (the facts are costly to compute twice); folded below.
     stmt = select(
         *keys,
+        facts.c.in_currency,
+        facts.c.currency,
         func.count().label("n"),
-        func.count().filter(in_cur).label("n_cur"),
-        coalesce(func.sum(case((in_cur, facts.c.units), else_=0)), 0).cast(Money).label("amount"),
+        coalesce(func.sum(facts.c.units), 0).cast(Money).label("amount"),
         func.count().filter(facts.c.amount.is_(None)).label("no_amount"),
-    ).group_by(*keys)
-    others = (
-        select(*keys, facts.c.currency, func.sum(facts.c.units).cast(Money).label("amount"))
-        .where(facts.c.in_currency == 0)
-        .group_by(*keys, facts.c.currency)
-    )
+    ).group_by(*keys, facts.c.in_currency, facts.c.currency)
+    n = len(by)
+    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
     with store.engine.connect() as conn:
-        rows = list(conn.execute(stmt))
-        extra: dict[tuple[Any, ...], dict[str, Decimal]] = {}
-        for r in conn.execute(others):
-            extra.setdefault(tuple(r[: len(by)]), {})[r[len(by)]] = r[len(by) + 1]
+        for r in conn.execute(stmt):
+            g = groups.setdefault(
+                tuple(r[:n]),
+                {"n": 0, "n_cur": 0, "amount": Decimal("0.0000"), "no_amount": 0, "other": {}},
+            )
+            g["n"] += int(r.n)
+            g["no_amount"] += int(r.no_amount)
+            if r.in_currency == 1:
+                g["n_cur"] += int(r.n)
+                g["amount"] += r.amount
+            else:
+                g["other"][r.currency] = g["other"].get(r.currency, 0) + r.amount
     out = [
         PipelineRow(
-            keys=dict(zip(by, r[: len(by)], strict=True)),
-            count=int(r.n),
-            count_in_currency=int(r.n_cur),
-            amount=r.amount,
-            without_amount=int(r.no_amount),
-            other_currencies=extra.get(tuple(r[: len(by)]), {}),
+            keys=dict(zip(by, k, strict=True)),
+            count=g["n"],
+            count_in_currency=g["n_cur"],
+            amount=g["amount"],
+            without_amount=g["no_amount"],
+            other_currencies=g["other"],
         )
-        for r in rows
+        for k, g in groups.items()
     ]
+    if not by and not out:
+        out.append(PipelineRow({}, 0, 0, Decimal("0.0000"), 0, {}))
     return sorted(out, key=lambda row: sort_key(row.keys))
 
 

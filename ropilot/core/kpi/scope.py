@@ -46,7 +46,8 @@ def dimension_columns(by: Sequence[str]) -> dict[str, ColumnElement[Any]]:
 
 def deal_source(by: Sequence[str] | None = None) -> Any:
     """Deals joined to their current stage, and to the responsible manager and the company
-    when ``by`` needs them (``team``, ``segment``; ``None`` joins both)."""
+    when ``by`` needs them (``team``, ``segment``; ``None`` joins both).
+    """
     source = deals.join(
         stages, and_(stages.c.account_id == deals.c.account_id, stages.c.id == deals.c.stage_id)
     )
