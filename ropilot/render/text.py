@@ -15,17 +15,41 @@ from ropilot.render.values import format_value
 def section_table(section: Section, lang: Lang) -> Table:
     """One section as a rich table."""
     table = Table(title=section.title(lang), title_justify="left", show_lines=False)
-    for c in section.columns:
-        table.add_column(c.title(lang), justify="left" if c.unit == "text" else "right")
-    for row in section.rows:
-        table.add_row(*[format_value(row.get(c.name), c.unit, lang) for c in section.columns])
+    cells = [
+        [format_value(row.get(c.name), c.unit, lang) for c in section.columns]
+        for row in section.rows
+    ]
+    for j, c in enumerate(section.columns):
+        if c.unit == "text":
+            widest = min(max((len(r[j]) for r in cells), default=1), 28)
+            table.add_column(c.title(lang), justify="left", min_width=widest)
+        else:
+            # Numbers never wrap or get cut: the widest value sets the column's minimum width.
+            widest = max((len(r[j]) for r in cells), default=1)
+            table.add_column(c.title(lang), justify="right", no_wrap=True, min_width=widest)
+    for r in cells:
+        table.add_row(*r)
     return table
+
+
+def _needed_width(section: Section, lang: Lang) -> int:
+    widths = []
+    for c in section.columns:
+        values = [len(format_value(r.get(c.name), c.unit, lang)) for r in section.rows]
+        widest = max(values, default=1)
+        if c.unit == "text":
+            widths.append(max(min(widest, 28), min(len(c.title(lang)), 14)))
+        else:  # numbers and their headers do not wrap
+            widths.append(max(widest, len(c.title(lang))))
+    return sum(widths) + 3 * len(widths) + 1
 
 
 def dumps(report: Report, lang: Lang, width: int | None = None) -> str:
     """The report as terminal text: a heading line, then a table per section."""
     buf = io.StringIO()
-    console = Console(file=buf, width=width or 140, force_terminal=False, no_color=True)
+    needed = max((_needed_width(s, lang) for s in report.sections), default=80)
+    width = max(width or 100, needed)
+    console = Console(file=buf, width=width, force_terminal=False, no_color=True)
     head = f"{t('report', lang)}: {report.name} · {report.account_id}"
     if report.period_label:
         head += f" · {report.period_label}"

@@ -157,3 +157,189 @@ BUILTIN_KPIS: list[KpiDefinition] = [
         "closed_at − created_at over deals won in the period",
     ),
 ]
+
+
+# -- pipeline and forecasts (as of ctx.as_of) -------------------------------------------------
+
+
+def _open(ctx: KpiContext) -> list[Any]:
+    from ropilot.core.kpi.pipeline import open_pipeline
+
+    return ctx.cached("open", lambda: open_pipeline(ctx.store, ctx.account_id, ctx.as_of, ctx.by))
+
+
+def _weighted(ctx: KpiContext) -> list[Any]:
+    from ropilot.core.kpi.forecast import weighted_forecast
+
+    return ctx.cached(
+        "weighted",
+        lambda: weighted_forecast(ctx.store, ctx.account_id, ctx.period, ctx.as_of, ctx.by),
+    )
+
+
+def _run_rate(ctx: KpiContext) -> list[Any]:
+    from ropilot.core.kpi.forecast import run_rate_forecast
+
+    return ctx.cached(
+        "run_rate",
+        lambda: run_rate_forecast(ctx.store, ctx.account_id, ctx.period, ctx.as_of, ctx.by),
+    )
+
+
+def _rows(
+    source: Callable[[KpiContext], list[Any]], attr: str
+) -> Callable[[KpiContext], list[KpiRow]]:
+    def compute(ctx: KpiContext) -> list[KpiRow]:
+        return [KpiRow(r.keys, getattr(r, attr)) for r in source(ctx)]
+
+    return compute
+
+
+def _records(objects: list[Any]) -> list[dict[str, Any]]:
+    out = []
+    for o in objects:
+        d = {k: v for k, v in vars(o).items() if k != "keys"}
+        out.append(d)
+    return out
+
+
+def _open_explain(ctx: KpiContext, keys: Keys) -> list[dict[str, Any]]:
+    from ropilot.core.kpi.pipeline import open_pipeline_deals
+
+    return _records(open_pipeline_deals(ctx.store, ctx.account_id, ctx.as_of, keys))
+
+
+def _weighted_explain(ctx: KpiContext, keys: Keys) -> list[dict[str, Any]]:
+    from ropilot.core.kpi.forecast import forecast_deals
+
+    rows = forecast_deals(ctx.store, ctx.account_id, ctx.period, ctx.as_of, keys)
+    return [{**r, "weighted": deal.weighted} for r, deal in zip(_records(rows), rows, strict=True)]
+
+
+def _run_rate_explain(ctx: KpiContext, keys: Keys) -> list[dict[str, Any]]:
+    from ropilot.core.kpi.forecast import run_rate_deals
+
+    return _records(run_rate_deals(ctx.store, ctx.account_id, ctx.period, ctx.as_of, keys))
+
+
+# -- activities (who did it: the activity's manager) ------------------------------------------
+
+ACTIVITY_DIMENSIONS = (
+    "manager",
+    "team",
+    "pipeline",
+    "source",
+    "product",
+    "region",
+    "segment",
+    "company",
+)
+
+
+def _activity(ctx: KpiContext) -> list[Any]:
+    from ropilot.core.kpi.activity import activity_counts
+
+    return ctx.cached(
+        "activity", lambda: activity_counts(ctx.store, ctx.account_id, ctx.period, ctx.by)
+    )
+
+
+def _activity_kpi(kind: str) -> Callable[[KpiContext], list[KpiRow]]:
+    def compute(ctx: KpiContext) -> list[KpiRow]:
+        return [KpiRow(r.keys, r.counts.get(kind, 0)) for r in _activity(ctx)]
+
+    return compute
+
+
+def _activity_explain(kind: str) -> Callable[[KpiContext, Keys], list[dict[str, Any]]]:
+    def explain(ctx: KpiContext, keys: Keys) -> list[dict[str, Any]]:
+        from ropilot.core.kpi.activity import activity_lineage
+
+        return _records(activity_lineage(ctx.store, ctx.account_id, ctx.period, keys, types=[kind]))
+
+    return explain
+
+
+def _clients_in_work(ctx: KpiContext) -> list[KpiRow]:
+    from ropilot.core.kpi.activity import activity_intensity
+
+    rows = ctx.cached(
+        "intensity",
+        lambda: activity_intensity(ctx.store, ctx.account_id, ctx.period, ctx.by),
+    )
+    return [KpiRow(r.keys, r.clients) for r in rows]
+
+
+AS_OF = "as of the report's --as-of moment: open = the stage held then (stage history)"
+
+BUILTIN_KPIS += [
+    KpiDefinition(
+        "open_deals",
+        "Открытые сделки",
+        "Open deals",
+        "count",
+        _rows(_open, "count"),
+        _open_explain,
+        AS_OF,
+    ),
+    KpiDefinition(
+        "open_amount",
+        "Сумма открытых",
+        "Open pipeline",
+        "money",
+        _rows(_open, "amount"),
+        _open_explain,
+        AS_OF + "; current amount, account currency",
+    ),
+    KpiDefinition(
+        "weighted_forecast",
+        "Взвешенный прогноз",
+        "Weighted forecast",
+        "money",
+        _rows(_weighted, "weighted"),
+        _weighted_explain,
+        "Σ amount × probability ÷ 100 of deals open at --as-of expected to close in the period "
+        "(overdue expected dates count; none → left out)",
+    ),
+    KpiDefinition(
+        "run_rate_forecast",
+        "Прогноз по темпу",
+        "Run-rate forecast",
+        "money",
+        _rows(_run_rate, "forecast"),
+        _run_rate_explain,
+        "revenue so far ÷ elapsed working days × working days (production calendar; a working "
+        "as-of day counts)",
+    ),
+]
+for _kind, _ru, _en in [
+    ("call", "Звонки", "Calls"),
+    ("meeting", "Встречи", "Meetings"),
+    ("offer", "КП отправлено", "Offers sent"),
+    ("email", "Письма", "E-mails"),
+    ("presale", "Пресейлы", "Presales"),
+]:
+    BUILTIN_KPIS.append(
+        KpiDefinition(
+            f"{_kind}s" if _kind != "presale" else "presales",
+            _ru,
+            _en,
+            "count",
+            _activity_kpi(_kind),
+            _activity_explain(_kind),
+            "activities in the period by the manager who did them",
+            ACTIVITY_DIMENSIONS,
+        )
+    )
+BUILTIN_KPIS.append(
+    KpiDefinition(
+        "clients_in_work",
+        "Клиентов в работе",
+        "Clients in work",
+        "count",
+        _clients_in_work,
+        None,
+        "distinct companies (or contacts without a company) with an activity in the period",
+        ACTIVITY_DIMENSIONS,
+    )
+)
