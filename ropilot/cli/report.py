@@ -202,3 +202,75 @@ def report_losses(
 
     ctx = context_from(app, url, account_id, period, by, as_of)
     emit(app, losses_report(ctx), fmt, out, lang_opt)
+
+
+@report.command("funnel")
+@report_options
+@click.option("--pipeline", "pipeline_id", help="One pipeline (default: every pipeline).")
+@click.option(
+    "--reading",
+    type=click.Choice(["funnel", "strict"]),
+    default="funnel",
+    show_default=True,
+    help="funnel: reaching a stage = entering it or any later one; strict: that stage only.",
+)
+@click.option(
+    "--horizon-days",
+    type=click.IntRange(min=0),
+    default=90,
+    show_default=True,
+    help="Cohort: converted when the next stage is reached within this many days.",
+)
+@pass_app
+def report_funnel(
+    app: AppContext,
+    period: str,
+    by: str,
+    as_of: str | None,
+    fmt: str,
+    out: Path | None,
+    lang_opt: str | None,
+    account_id: str | None,
+    url: str | None,
+    pipeline_id: str | None,
+    reading: str,
+    horizon_days: int,
+) -> None:
+    """Stage conversion per pipeline step (snapshot and cohort, labelled) and time in stage."""
+    from ropilot.core.reports.funnel_report import funnel_report
+
+    ctx = context_from(app, url, account_id, period, by, as_of)
+    emit(app, funnel_report(ctx, pipeline_id, reading, horizon_days), fmt, out, lang_opt)
+
+
+@report.command("abcxyz")
+@report_options
+@click.option(
+    "--limit", type=click.IntRange(min=1), help="Clients listed (default: all; 30 in a table)."
+)
+@click.pass_context
+def report_abcxyz(
+    click_ctx: click.Context,
+    period: str,
+    by: str,
+    as_of: str | None,
+    fmt: str,
+    out: Path | None,
+    lang_opt: str | None,
+    account_id: str | None,
+    url: str | None,
+    limit: int | None,
+) -> None:
+    """ABC (revenue share) and XYZ (monthly variability) of client companies.
+
+    Without --period: the 12 complete calendar months before --as-of.
+    """
+    from ropilot.core.reports.abcxyz_report import abcxyz_report
+
+    app = click_ctx.find_object(AppContext)
+    assert app is not None
+    given = click_ctx.get_parameter_source("period") != click.core.ParameterSource.DEFAULT
+    ctx = context_from(app, url, account_id, period, by, as_of)
+    if limit is None and fmt == "table":
+        limit = 30
+    emit(app, abcxyz_report(ctx, ctx.period if given else None, limit), fmt, out, lang_opt)
