@@ -483,9 +483,11 @@ def _print_summary(summary: Any, lang: Lang) -> None:
 
 
 def _add_builtin_groups() -> None:
+    from ropilot.cli.plan import plan
     from ropilot.cli.report import report
 
     cli.add_command(report)
+    cli.add_command(plan)
 
 
 _add_builtin_groups()

@@ -274,3 +274,33 @@ def report_abcxyz(
     if limit is None and fmt == "table":
         limit = 30
     emit(app, abcxyz_report(ctx, ctx.period if given else None, limit), fmt, out, lang_opt)
+
+
+@report.command("plan")
+@report_options
+@click.option("--plan", "plan_name", help="Plan name (default: the only stored plan).")
+@click.option(
+    "--metric",
+    "metrics",
+    multiple=True,
+    help="revenue (default), won_deals, calls, meetings, offers (repeat).",
+)
+@pass_app
+def report_plan(
+    app: AppContext,
+    period: str,
+    by: str,
+    as_of: str | None,
+    fmt: str,
+    out: Path | None,
+    lang_opt: str | None,
+    account_id: str | None,
+    url: str | None,
+    plan_name: str | None,
+    metrics: tuple[str, ...],
+) -> None:
+    """Plan vs actual per manager and for the company, with the expected-by-now line."""
+    from ropilot.core.reports.plan_report import plan_report
+
+    ctx = context_from(app, url, account_id, period, by, as_of)
+    emit(app, plan_report(ctx, plan_name, list(metrics) or ["revenue"]), fmt, out, lang_opt)
