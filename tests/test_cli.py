@@ -44,6 +44,21 @@ def test_version() -> None:
         ["export"],
         ["generate"],
         ["demo"],
+        ["report"],
+        ["report", "kpi"],
+        ["report", "funnel"],
+        ["report", "plan"],
+        ["report", "abcxyz"],
+        ["report", "forgotten"],
+        ["report", "losses"],
+        ["report", "morning"],
+        ["plan"],
+        ["plan", "import"],
+        ["plan", "create"],
+        ["plan", "show"],
+        ["plan", "decompose"],
+        ["plan", "propose"],
+        ["plan", "replan"],
     ],
 )
 def test_every_command_has_help(command: list[str]) -> None:
@@ -142,6 +157,15 @@ def test_demo_runs_as_a_console_script(in_tmp: Path) -> None:
         env={**os.environ, "COLUMNS": "120"},
     )
     assert result.returncode == 0, result.stderr
-    assert "What is in the store: demo" in result.stdout
-    assert "Won deals" in result.stdout
+    out = result.stdout
+    for block in (
+        "Plan vs actual: revenue",
+        "Forecast and coverage",
+        "Funnel: stage conversion",
+        "Leaderboard",
+        "Forgotten deals",
+        "Where and why deals are lost",
+        "ABC × XYZ",
+    ):
+        assert block in out, block
     assert (in_tmp / "ropilot-demo" / "ropilot.db").is_file()

@@ -33,7 +33,7 @@ from ropilot.cli.app import AppContext, pass_app
 from ropilot.core.errors import BundleError, ConfigurationError, PluginLoadError, RopilotError
 from ropilot.core.i18n import Lang, t
 from ropilot.core.settings import DEFAULT_CONFIG, write_starter
-from ropilot.core.store import ENTITY_ORDER, Store
+from ropilot.core.store import Store
 
 console = Console()
 err_console = Console(stderr=True)
@@ -432,13 +432,18 @@ def sandbox_amocrm(
 )
 @pass_app
 def demo(app: AppContext, deals: int, seed: int, workdir: Path) -> None:
-    """Run the whole flow on a generated account: no CRM, no servers.
+    """Run ropilot's main job on a generated account: no CRM, no servers.
 
-    Generates an account as a bundle, imports it into an embedded SQLite store and prints
-    what the store holds.
+    Generates an account as a bundle, imports it into an embedded SQLite store, proposes this
+    month's plan from history and prints the morning report (plan vs fact, forecast, funnel,
+    leaderboard, forgotten deals, losses, ABC × XYZ).
     """
     from ropilot.connectors.bundle.importer import import_bundle
-    from ropilot.core.summary import summarize
+    from ropilot.core.plans.propose import propose
+    from ropilot.core.plans.store import save_plan
+    from ropilot.core.reports.context import make_context
+    from ropilot.core.reports.morning import morning_report
+    from ropilot.render import write_report
 
     lang = app.lang
     bundle = workdir / "bundle"
@@ -453,30 +458,21 @@ def demo(app: AppContext, deals: int, seed: int, workdir: Path) -> None:
     with _progress("bytes") as progress:
         report = import_bundle(store, bundle, progress=_Bar(progress, "import"))
     console.print(_counts_table(t("imported", lang), report.rows, lang, report.seconds))
-    _print_summary(summarize(store, report.account_id), lang)
-
-
-def _money(value: Any, currency: str) -> str:
-    return f"{value:,.2f}".replace(",", " ") + f" {currency}"
-
-
-def _print_summary(summary: Any, lang: Lang) -> None:
-    table = Table(title=f"{t('store_summary', lang)}: {summary.account_id}")
-    table.add_column("")
-    table.add_column("", justify="right")
-    for name in ENTITY_ORDER:
-        if summary.counts.get(name):
-            table.add_row(t(name, lang), f"{summary.counts[name]:,}".replace(",", " "))
-    table.add_section()
-    table.add_row(t("open_deals", lang), f"{summary.open_deals:,}".replace(",", " "))
-    table.add_row(t("won_deals", lang), f"{summary.won_deals:,}".replace(",", " "))
-    table.add_row(t("lost_deals", lang), f"{summary.lost_deals:,}".replace(",", " "))
-    table.add_row(t("revenue", lang), _money(summary.won_amount, summary.currency))
-    table.add_row(t("open_amount", lang), _money(summary.open_amount, summary.currency))
-    if summary.first_deal_at and summary.last_deal_at:
-        period = f"{summary.first_deal_at:%Y-%m-%d} … {summary.last_deal_at:%Y-%m-%d}"
-        table.add_row(t("period", lang), period)
-    console.print(table)
+    ctx = make_context(store, report.account_id, "this-month")
+    proposal = propose(store, report.account_id, ctx.period, growth="1.1")
+    saved = save_plan(store, report.account_id, proposal.document, comment="demo: history × 1.1")
+    console.print(
+        f"[bold]3.[/bold] plan {saved.name!r} v{saved.version} proposed from last year × 1.1 "
+        f"({len(saved.document.lines)} lines; `ropilot plan show {saved.name}`)"
+    )
+    console.print(f"[bold]4.[/bold] morning report {ctx.period.label}")
+    text = write_report(morning_report(ctx, saved.document), "table", lang, None)
+    sys.stdout.write(text or "")
+    console.print(
+        f"More: cd {workdir} && ropilot report kpi --by manager · ropilot report funnel · "
+        "ropilot report abcxyz · ropilot report kpi --explain --by manager --where manager=ID",
+        highlight=False,
+    )
 
 
 # -- entry point ------------------------------------------------------------------------------

@@ -304,3 +304,61 @@ def report_plan(
 
     ctx = context_from(app, url, account_id, period, by, as_of)
     emit(app, plan_report(ctx, plan_name, list(metrics) or ["revenue"]), fmt, out, lang_opt)
+
+
+def _plan_for_morning(ctx: KpiContext, name: str | None) -> Any:
+    """The named plan; else the plan named like the period, or the only plan; else None."""
+    from ropilot.core.plans.store import list_plans, load_plan
+
+    plans = list_plans(ctx.store, ctx.account_id)
+    if name is None:
+        if ctx.period.label in plans:
+            name = ctx.period.label
+        elif len(plans) == 1:
+            name = next(iter(plans))
+        else:
+            return None
+    return load_plan(ctx.store, ctx.account_id, name).document
+
+
+@report.command("morning")
+@report_options
+@click.option("--plan", "plan_name", help="Plan (default: the one named like the period).")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Rows in the leaderboard, forgotten and losses blocks.",
+)
+@click.option(
+    "--days",
+    type=click.IntRange(min=1),
+    default=14,
+    show_default=True,
+    help="Forgotten: untouched for more than this many days.",
+)
+@pass_app
+def report_morning(
+    app: AppContext,
+    period: str,
+    by: str,
+    as_of: str | None,
+    fmt: str,
+    out: Path | None,
+    lang_opt: str | None,
+    account_id: str | None,
+    url: str | None,
+    plan_name: str | None,
+    limit: int,
+    days: int,
+) -> None:
+    """The morning report: plan vs fact, forecast, funnel, leaderboard, forgotten, losses."""
+    from ropilot.core.reports.morning import morning_report
+
+    if by:
+        raise ConfigurationError("the morning report has fixed cuts; use `report kpi --by`")
+    ctx = context_from(app, url, account_id, period, by, as_of)
+    plan_doc = _plan_for_morning(ctx, plan_name)
+    report_obj = morning_report(ctx, plan_doc, limit=limit, forgotten_days=days)
+    emit(app, report_obj, fmt, out, lang_opt)

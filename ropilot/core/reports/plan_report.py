@@ -43,12 +43,30 @@ def plan_section(ctx: KpiContext, document: PlanDocument, metric: str = "revenue
     unit: Unit = "money" if metric == "revenue" else "number"
     forecasts: dict[Any, dict[str, Any]] = {}
     if metric == "revenue":
-        for rr in run_rate_forecast(ctx.store, ctx.account_id, ctx.period, ctx.as_of, ["manager"]):
+        by_manager_rr = ctx.cached(
+            "run_rate:manager",
+            lambda: run_rate_forecast(
+                ctx.store, ctx.account_id, ctx.period, ctx.as_of, ["manager"]
+            ),
+        )
+        for rr in by_manager_rr:
             forecasts.setdefault(rr.keys.get("manager"), {})["run_rate"] = rr.forecast
-        for w in weighted_forecast(ctx.store, ctx.account_id, ctx.period, ctx.as_of, ["manager"]):
+        by_manager_w = ctx.cached(
+            "weighted:manager",
+            lambda: weighted_forecast(
+                ctx.store, ctx.account_id, ctx.period, ctx.as_of, ["manager"]
+            ),
+        )
+        for w in by_manager_w:
             forecasts.setdefault(w.keys.get("manager"), {})["weighted"] = w.weighted
-        company_rr = run_rate_forecast(ctx.store, ctx.account_id, ctx.period, ctx.as_of)
-        company_w = weighted_forecast(ctx.store, ctx.account_id, ctx.period, ctx.as_of)
+        company_rr = ctx.cached(
+            "run_rate:company",
+            lambda: run_rate_forecast(ctx.store, ctx.account_id, ctx.period, ctx.as_of),
+        )
+        company_w = ctx.cached(
+            "weighted:company",
+            lambda: weighted_forecast(ctx.store, ctx.account_id, ctx.period, ctx.as_of),
+        )
         forecasts["__company__"] = {
             "run_rate": company_rr[0].forecast if company_rr else None,
             "weighted": company_w[0].weighted if company_w else None,

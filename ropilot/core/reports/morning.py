@@ -1,0 +1,136 @@
+"""The morning report: what a head of sales reads first thing — plan vs fact, forecast and
+coverage, the funnel with conversions, the leaderboard, forgotten deals, losses, ABC × XYZ.
+
+Each block is a section built by the same functions as the single reports; queries shared
+between blocks (outcomes, forecasts) run once through the context's cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from ropilot.core.kpi.forecast import run_rate_forecast, weighted_forecast
+from ropilot.core.kpi.outcomes import outcomes
+from ropilot.core.kpi.registry import KpiContext
+from ropilot.core.periods import Period, month
+from ropilot.core.plans.models import PlanDocument
+from ropilot.core.reports.abcxyz_report import abcxyz_sections
+from ropilot.core.reports.funnel_report import snapshot_section
+from ropilot.core.reports.kpi_report import base_report
+from ropilot.core.reports.leaderboard import leaderboard_section
+from ropilot.core.reports.lists import DEFAULT_FORGOTTEN_DAYS, forgotten_section, losses_section
+from ropilot.core.reports.model import Column, Report, Section
+from ropilot.core.reports.plan_report import plan_section
+
+SECTIONS = ("plan", "forecast", "funnel", "leaderboard", "forgotten", "losses", "abcxyz")
+LOOKBACK_MONTHS = 3
+"""Win rate for the required coverage: the complete months before the period."""
+
+
+def forecast_section(ctx: KpiContext, plan_total: Decimal | None) -> Section:
+    """Company forecast: revenue so far, run-rate and weighted forecasts, coverage."""
+    rr = ctx.cached(
+        "run_rate:company",
+        lambda: run_rate_forecast(ctx.store, ctx.account_id, ctx.period, ctx.as_of),
+    )[0]
+    w = ctx.cached(
+        "weighted:company",
+        lambda: weighted_forecast(ctx.store, ctx.account_id, ctx.period, ctx.as_of),
+    )[0]
+    first = ctx.period.first_day
+    lookback = month(first.year, first.month - LOOKBACK_MONTHS, ctx.zone)
+    lookback_end = month(first.year, first.month - 1, ctx.zone)
+    window = Period(
+        lookback.first_day,
+        lookback_end.end_day,
+        ctx.zone,
+        f"{lookback.label}..{lookback_end.label}",
+    )
+    (past,) = outcomes(ctx.store, ctx.account_id, window)
+    remaining = None if plan_total is None else plan_total - rr.actual
+    coverage = None if remaining is None or remaining <= 0 else w.amount / remaining
+    required = None if not past.win_rate else 1 / past.win_rate
+    values: dict[str, Any] = {
+        "plan": plan_total,
+        "actual": rr.actual,
+        "run_rate_forecast": rr.forecast,
+        "weighted_pipeline": w.weighted,
+        "actual_plus_weighted": rr.actual + w.weighted,
+        "pipeline_due": w.amount,
+        "deals_due": w.count,
+        "remaining_plan": remaining,
+        "coverage": coverage,
+        "win_rate_lookback": past.win_rate,
+        "required_coverage": required,
+        "working_days_elapsed": rr.elapsed_working_days,
+        "working_days": rr.working_days,
+    }
+    rows: list[dict[str, Any]] = [values]
+    columns = [
+        Column("plan", "План", "Plan", "money"),
+        Column("actual", "Факт", "Actual", "money"),
+        Column("run_rate_forecast", "Прогноз по темпу", "Run-rate forecast", "money"),
+        Column("weighted_pipeline", "Взвешенная воронка", "Weighted pipeline", "money"),
+        Column("actual_plus_weighted", "Факт + взвешенная", "Actual + weighted", "money"),
+        Column("pipeline_due", "Воронка к закрытию", "Pipeline due", "money"),
+        Column("deals_due", "Сделок к закрытию", "Deals due", "count"),
+        Column("remaining_plan", "Осталось до плана", "Remaining plan", "money"),
+        Column("coverage", "Покрытие", "Coverage", "multiple"),
+        Column("win_rate_lookback", "Конверсия (3 мес.)", "Win rate (3 mo.)", "ratio"),
+        Column("required_coverage", "Нужное покрытие", "Required coverage", "multiple"),
+        Column("working_days_elapsed", "Раб. дней прошло", "Working days elapsed", "count"),
+        Column("working_days", "Раб. дней всего", "Working days", "count"),
+    ]
+    return Section(
+        "forecast",
+        "Прогноз и покрытие",
+        "Forecast and coverage",
+        columns,
+        rows,
+        [
+            "run-rate = actual ÷ elapsed working days × working days (production calendar)",
+            "weighted = Σ amount × stage probability of deals open at --as-of expected to close "
+            "in the period; pipeline due = their amount",
+            f"coverage = pipeline due ÷ remaining plan; required = 1 ÷ win rate of {window.label}",
+        ],
+    )
+
+
+def morning_report(
+    ctx: KpiContext,
+    plan: PlanDocument | None,
+    *,
+    sections: Sequence[str] = SECTIONS,
+    limit: int = 10,
+    forgotten_days: int = DEFAULT_FORGOTTEN_DAYS,
+) -> Report:
+    """The morning report for ``ctx`` (period, as-of), plan vs fact when ``plan`` is given."""
+    out: list[Section] = []
+    plan_total: Decimal | None = None
+    if "plan" in sections and plan is not None:
+        section = plan_section(ctx, plan, "revenue")
+        compact = {"remaining", "elapsed_working_days", "working_days"}
+        section.columns = [c for c in section.columns if c.name not in compact]
+        out.append(section)
+        company = section.rows[0] if section.rows else {}
+        plan_total = company.get("plan")
+    if "forecast" in sections:
+        out.append(forecast_section(ctx, plan_total))
+    if "funnel" in sections:
+        out.append(snapshot_section(ctx))
+    if "leaderboard" in sections:
+        out.append(leaderboard_section(ctx, limit))
+    if "forgotten" in sections:
+        out.append(forgotten_section(ctx, forgotten_days, limit))
+    if "losses" in sections:
+        losses = losses_section(ctx)
+        total = len(losses.rows)
+        losses.rows = losses.rows[:limit]
+        if total > limit:
+            losses.notes.append(f"top {limit} of {total}")
+        out.append(losses)
+    if "abcxyz" in sections:
+        out.append(abcxyz_sections(ctx, None, 0)[0])
+    return base_report(ctx, "morning", out)
