@@ -362,3 +362,120 @@ def report_morning(
     plan_doc = _plan_for_morning(ctx, plan_name)
     report_obj = morning_report(ctx, plan_doc, limit=limit, forgotten_days=days)
     emit(app, report_obj, fmt, out, lang_opt)
+
+
+@report.command("payout")
+@report_options
+@click.option(
+    "--scheme",
+    "scheme_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Motivation schemes (TOML, docs/motivation.md).",
+)
+@click.option("--plan", "plan_name", help="Plan whose targets set the KPI levels.")
+@click.option("--gate", "gates", multiple=True, help="NAME=VALUE, e.g. data_quality=0.95.")
+@click.option("--manager", help="One manager (default: every active one with a scheme).")
+@pass_app
+def report_payout(
+    app: AppContext,
+    period: str,
+    by: str,
+    as_of: str | None,
+    fmt: str,
+    out: Path | None,
+    lang_opt: str | None,
+    account_id: str | None,
+    url: str | None,
+    scheme_path: Path,
+    plan_name: str | None,
+    gates: tuple[str, ...],
+    manager: str | None,
+) -> None:
+    """Payout statements: KPI coefficients, bonus, commission; each line with its arithmetic."""
+    from decimal import Decimal, InvalidOperation
+
+    from ropilot.core.motivation import load_schemes
+    from ropilot.core.plans.store import load_plan
+    from ropilot.core.reports.payout_report import payout_report
+    from ropilot.plugins.builtin_kpis import kpi_catalogue
+    from ropilot.plugins.manager import get_plugin_manager
+
+    ctx = context_from(app, url, account_id, period, by, as_of)
+    gate_values: dict[str, Decimal] = {}
+    for item in gates:
+        name, sep, value = item.partition("=")
+        text = value.strip()
+        try:
+            number = Decimal(text.rstrip("%").strip())
+        except InvalidOperation:
+            number = None
+        if not sep or number is None:
+            raise ConfigurationError(f"--gate {item!r}: use NAME=VALUE, e.g. data_quality=0.95")
+        gate_values[name.strip()] = number / 100 if text.endswith("%") else number
+    plan_doc = load_plan(ctx.store, ctx.account_id, plan_name).document if plan_name else None
+    lang = lang_opt if lang_opt in ("ru", "en") else app.lang
+    report_obj = payout_report(
+        ctx,
+        kpi_catalogue(get_plugin_manager()),
+        load_schemes(scheme_path),
+        plan_doc,
+        gate_values,
+        manager,
+        lang=lang,  # type: ignore[arg-type]
+    )
+    emit(app, report_obj, fmt, out, lang_opt)
+
+
+@report.command("accuracy")
+@report_options
+@click.option(
+    "--method", type=click.Choice(["weighted", "run_rate"]), default="weighted", show_default=True
+)
+@click.option("--day", "snapshot_day", help="Which snapshot (default: the period's first).")
+@pass_app
+def report_accuracy(
+    app: AppContext,
+    period: str,
+    by: str,
+    as_of: str | None,
+    fmt: str,
+    out: Path | None,
+    lang_opt: str | None,
+    account_id: str | None,
+    url: str | None,
+    method: str,
+    snapshot_day: str | None,
+) -> None:
+    """Forecast accuracy and bias per manager of a closed period, from `ropilot snapshot`."""
+    from ropilot.core.reports.snapshot_report import accuracy_report
+
+    ctx = context_from(app, url, account_id, period, by, as_of)
+    emit(app, accuracy_report(ctx, method, snapshot_day), fmt, out, lang_opt)
+
+
+@click.command("snapshot")
+@click.option("--period", default="this-month", show_default=True, help="The forecast period.")
+@click.option("--as-of", "as_of", help="Default: now.")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--account", "account_id", help="Account id (when the store has several).")
+@click.option("--url", help="Storage URL (default: from settings).")
+@pass_app
+def snapshot(
+    app: AppContext,
+    period: str,
+    as_of: str | None,
+    fmt: str,
+    out: Path | None,
+    account_id: str | None,
+    url: str | None,
+) -> None:
+    """Store today's forecasts (weighted, run-rate) per manager; run daily (cron).
+
+    `ropilot report accuracy --period …` compares them with the actual once the period closes.
+    """
+    from ropilot.core.reports.snapshot_report import snapshot_report
+
+    ctx = context_from(app, url, account_id, period, "", as_of)
+    emit(app, snapshot_report(ctx), fmt, out, None)
