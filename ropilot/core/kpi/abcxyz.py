@@ -16,8 +16,8 @@
   n·Q − S² ≤ t²·S² (no square root, no rounding).
 * The combined report takes ABC over the XYZ window unless an ABC window is given.
 
-Revenue is one grouped query; the monthly series one grouped query joined to a table of month
-bounds (``kpi.bucketing``); the rest is arithmetic on those aggregates.
+Revenue is one grouped query; the monthly series one grouped query with the month found in SQL
+(``kpi.bucketing``); the rest is exact integer arithmetic on those aggregates.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from sqlalchemy import BigInteger, and_, func, select, type_coerce
 from sqlalchemy.sql.functions import coalesce
 
 from ropilot.core.errors import ConfigurationError
-from ropilot.core.kpi.bucketing import bucket_table, in_bucket
+from ropilot.core.kpi.bucketing import bucket_index
 from ropilot.core.periods import Period, buckets, month
 from ropilot.core.store import Store
 from ropilot.core.store.schema import accounts, deals, stages
@@ -174,9 +174,7 @@ def revenue_facts(account_id: str, window: Period, grain: str | None = None) -> 
         deals.c.stage_id,
     ]
     if grain is not None:
-        table = bucket_table(buckets(window, grain))
-        src = src.join(table, in_bucket(deals.c.closed_at, table))
-        cols.append(table.c.n.label("bucket"))
+        cols.append(bucket_index(deals.c.closed_at, buckets(window, grain)).label("bucket"))
     return (
         select(*cols)
         .select_from(src)
@@ -249,13 +247,19 @@ def abc(
         rows = [(str(r[0]), int(r[1])) for r in conn.execute(stmt).all()]
     rows.sort(key=lambda r: (-r[1], r[0]))
     total = sum(units for _, units in rows)
+    # before ÷ total < p ÷ q  ⇔  before · q < p · total: exact integer comparisons.
+    a_limit, b_limit = a.numerator * total, b.numerator * total
     out: list[AbcRow] = []
     before = 0
     with localcontext() as ctx:
         ctx.prec = 34
         for rank, (company, units) in enumerate(rows, start=1):
-            share_before = Fraction(before, total)
-            cls = "A" if share_before < a else "B" if share_before < b else "C"
+            if before * a.denominator < a_limit:
+                cls = "A"
+            elif before * b.denominator < b_limit:
+                cls = "B"
+            else:
+                cls = "C"
             after = before + units
             out.append(
                 AbcRow(
@@ -275,21 +279,26 @@ def abc(
 # -- XYZ -------------------------------------------------------------------------------------
 
 
-def _classify(company: str, units: list[int], x: Fraction, y: Fraction) -> XyzRow:
+def _classify(company: str, units: list[int], x2: Fraction, y2: Fraction) -> XyzRow:
+    """XYZ of one series of integer money units; ``x2``, ``y2`` are the squared thresholds."""
     n = len(units)
     s = sum(units)
-    q = sum(u * u for u in units)
-    spread = n * q - s * s  # n² × population variance, exact
+    spread = n * sum(u * u for u in units) - s * s  # n² × population variance, exact
     history = sum(1 for u in units if u > 0)
     with localcontext() as ctx:
         ctx.prec = 34
         mean = Decimal(s) / n / MONEY_SCALE
-        sigma = (Decimal(spread).sqrt() / n / MONEY_SCALE) if spread else Decimal(0)
+        sigma = Decimal(spread).sqrt() / n / MONEY_SCALE if spread else Decimal(0)
         cv = sigma / mean if s > 0 else None
     cls: str | None = None
     if history >= MIN_MONTHS and s > 0:
-        limit = s * s
-        cls = "X" if spread <= x * x * limit else "Y" if spread <= y * y * limit else "Z"
+        # CV ≤ t  ⇔  spread ≤ t² · S²  ⇔  spread · den(t²) ≤ num(t²) · S²
+        if spread * x2.denominator <= x2.numerator * s * s:
+            cls = "X"
+        elif spread * y2.denominator <= y2.numerator * s * s:
+            cls = "Y"
+        else:
+            cls = "Z"
     return XyzRow(
         company_id=company,
         monthly=tuple(Decimal(u) / MONEY_SCALE for u in units),
@@ -314,6 +323,7 @@ def xyz(
         ConfigurationError: for thresholds that are not 0 ≤ X ≤ Y.
     """
     x, y = _fractions(thresholds, "XYZ", 0)
+    x2, y2 = x * x, y * y
     months = buckets(window, "month")
     facts = revenue_facts(account_id, window, "month").subquery()
     stmt = select(
@@ -324,7 +334,7 @@ def xyz(
         for company, bucket, units in conn.execute(stmt).all():
             series.setdefault(str(company), [0] * len(months))[int(bucket)] = int(units)
     return [
-        _classify(company, units, x, y)
+        _classify(company, units, x2, y2)
         for company, units in sorted(series.items())
         if any(u > 0 for u in units)
     ]

@@ -28,12 +28,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal, select
+from sqlalchemy import ColumnElement, and_, case, func, select
 from sqlalchemy.sql.functions import coalesce
 
 from ropilot.core.calendar import count_working_days
 from ropilot.core.errors import ConfigurationError
-from ropilot.core.kpi.bucketing import bucket_table, in_bucket
+from ropilot.core.kpi.bucketing import bucket_index
 from ropilot.core.models import ActivityType
 from ropilot.core.periods import GRAINS, Period, buckets
 from ropilot.core.store import Store
@@ -164,9 +164,8 @@ def _client_contact() -> ColumnElement[Any]:
 
 
 def _source(by: Sequence[str], links: bool) -> tuple[Any, dict[str, ColumnElement[Any]]]:
-    """Activities joined to what the dimensions need, and the dimension columns."""
+    """Activities joined to what the dimensions (and, with ``links``, the client) need."""
     src: Any = activities
-    need_links = links or any(d in _THROUGH_DEAL for d in by)
     if "team" in by:
         src = src.outerjoin(
             managers,
@@ -175,11 +174,13 @@ def _source(by: Sequence[str], links: bool) -> tuple[Any, dict[str, ColumnElemen
                 managers.c.id == activities.c.manager_id,
             ),
         )
-    if need_links:
+    if links or any(d in _THROUGH_DEAL for d in by):
         src = src.outerjoin(
             deals,
             and_(deals.c.account_id == activities.c.account_id, deals.c.id == activities.c.deal_id),
-        ).outerjoin(
+        )
+    if links or "company" in by or "segment" in by:
+        src = src.outerjoin(
             contacts,
             and_(
                 contacts.c.account_id == activities.c.account_id,
@@ -213,30 +214,32 @@ def activity_facts(
     by: Sequence[str] = (),
     grain: str | None = None,
     types: Sequence[str] | None = None,
+    *,
+    detail: bool = True,
 ) -> Any:
-    """One row per activity of the period: id, type, at, manager_id, deal_id, company_id,
-    contact_id, the ``by`` dimension columns and, with a grain, ``bucket`` (index into
-    ``periods.buckets(period, grain)``). Every activity figure groups over this select.
+    """One row per activity of the period: type, the ``by`` dimension columns (``dim_<name>``),
+    with a grain ``bucket`` (index into ``periods.buckets(period, grain)``) and, with ``detail``,
+    id, at, manager_id, deal_id and the client's company_id / contact_id. Every activity figure
+    groups over this select; lineage filters it.
 
     Raises:
         ConfigurationError: for an unknown dimension, grain or activity type.
     """
     chosen = _check(by, grain, types)
-    src, dims = _source(by, links=True)
-    cols: list[Any] = [
-        activities.c.id,
-        activities.c.type,
-        activities.c.at,
-        activities.c.manager_id,
-        activities.c.deal_id,
-        _client_company().label("company_id"),
-        _client_contact().label("contact_id"),
-        *[col.label(f"dim_{name}") for name, col in dims.items()],
-    ]
+    src, dims = _source(by, links=detail)
+    cols: list[Any] = [activities.c.type]
+    if detail:
+        cols += [
+            activities.c.id,
+            activities.c.at,
+            activities.c.manager_id,
+            activities.c.deal_id,
+            _client_company().label("company_id"),
+            _client_contact().label("contact_id"),
+        ]
+    cols += [col.label(f"dim_{name}") for name, col in dims.items()]
     if grain is not None:
-        table = bucket_table(buckets(period, grain))
-        src = src.join(table, in_bucket(activities.c.at, table))
-        cols.append(table.c.n.label("bucket"))
+        cols.append(bucket_index(activities.c.at, buckets(period, grain)).label("bucket"))
     return (
         select(*cols)
         .select_from(src)
@@ -276,7 +279,7 @@ def activity_counts(
         ConfigurationError: for an unknown dimension, grain or activity type.
     """
     chosen = _check(by, grain, types)
-    facts = activity_facts(account_id, period, by, grain, chosen).subquery()
+    facts = activity_facts(account_id, period, by, grain, chosen, detail=False).subquery()
     keys = [facts.c[f"dim_{d}"] for d in by]
     if grain is not None:
         keys.append(facts.c.bucket)
@@ -408,25 +411,37 @@ def activity_intensity(
     """
     chosen = _check(by, None, types)
     facts = activity_facts(account_id, period, by, None, chosen).subquery()
-    client = case(
-        (facts.c.company_id.is_not(None), literal("company:") + facts.c.company_id),
-        (facts.c.contact_id.is_not(None), literal("contact:") + facts.c.contact_id),
-    )
+    # Two-level grouping (per client, then per group) instead of COUNT(DISTINCT …): hashable on
+    # both databases and no string building.
+    contact = case((facts.c.company_id.is_(None), facts.c.contact_id)).label("client_contact")
     keys = [facts.c[f"dim_{d}"] for d in by]
+    per_client = (
+        select(
+            *keys,
+            facts.c.company_id,
+            contact,
+            *[func.count().filter(facts.c.type == t).label(f"n_{t}") for t in chosen],
+            func.count().label("total"),
+        )
+        .group_by(*keys, facts.c.company_id, contact)
+        .subquery()
+    )
+    outer_keys = [per_client.c[f"dim_{d}"] for d in by]
+    is_client = per_client.c.company_id.is_not(None) | per_client.c.client_contact.is_not(None)
     stmt = select(
-        *keys,
-        func.count(func.distinct(client)).label("clients"),
-        *[func.count().filter(facts.c.type == t).label(f"n_{t}") for t in chosen],
-        func.count().label("total"),
-    ).group_by(*keys)
+        *outer_keys,
+        func.count().filter(is_client).label("clients"),
+        *[func.sum(per_client.c[f"n_{t}"]).label(f"n_{t}") for t in chosen],
+        func.sum(per_client.c.total).label("total"),
+    ).group_by(*outer_keys)
     with store.engine.connect() as conn:
         rows = list(conn.execute(stmt).mappings())
     out = [
         IntensityRow(
             keys={d: r[f"dim_{d}"] for d in by},
-            clients=int(r["clients"]),
-            counts={t: int(r[f"n_{t}"]) for t in chosen},
-            total=int(r["total"]),
+            clients=int(r["clients"] or 0),
+            counts={t: int(r[f"n_{t}"] or 0) for t in chosen},
+            total=int(r["total"] or 0),
         )
         for r in rows
     ]

@@ -5,10 +5,12 @@ Follows outcomes (sales_definitions.md): a deal is won by its current stage kind
 ``closed_at``; revenue is in the account currency (other currencies count in the won count, not
 in revenue; an empty amount is 0). Conventions this module fixes:
 
-* Buckets are ``periods.buckets(period, grain)`` (cut to the period) and assigned in SQL by a
-  join against a table of bucket bounds (``kpi.bucketing``); current, previous and year-ago
-  buckets are all rows of that one table, so it is one grouped query.
-* "Previous" of the first bucket is the whole bucket of the grain just before the period.
+* Buckets are ``periods.buckets(period, grain)`` (cut to the period), found in SQL
+  (``kpi.bucketing``); each deal gets its current/previous bucket and its year-ago bucket in
+  the same row, so it is one grouped query.
+* "Previous" of the first bucket is the whole bucket of the grain before the one holding the
+  period's first day (a period starting on a Wednesday compares its first, partial week with
+  the whole ISO week before).
 * "A year earlier" is the same dates one calendar year back (29 February → 28 February) for
   day, month, quarter and year; 52 weeks (364 days) back for weeks, so weekdays line up.
 * Relative change = (current − base) ÷ base; None when the base is 0.
@@ -25,11 +27,11 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, case, func, select, type_coerce
+from sqlalchemy import BigInteger, ColumnElement, and_, case, func, or_, select, type_coerce
 from sqlalchemy.sql.functions import coalesce
 
 from ropilot.core.errors import ConfigurationError
-from ropilot.core.kpi.bucketing import bucket_table, in_bucket
+from ropilot.core.kpi.bucketing import bucket_index
 from ropilot.core.kpi.scope import deal_source, dimension_columns
 from ropilot.core.periods import Period, buckets, day, iso_week, month, quarter, year_period
 from ropilot.core.store import Store
@@ -132,33 +134,63 @@ def _year_ago(span: Period, grain: str) -> Period:
 
 
 def comparison_spans(period: Period, grain: str) -> tuple[list[Period], Period, list[Period]]:
-    """The period's buckets, the whole bucket before the first, and each bucket a year earlier.
+    """The period's buckets, the whole bucket before the first one's, and each bucket a year
+    earlier.
 
     Raises:
         ConfigurationError: for an unknown grain.
     """
     current = buckets(period, grain)
-    previous = _whole(period.first_day - timedelta(days=1), grain, period)
+    containing = _whole(period.first_day, grain, period)
+    previous = _whole(containing.first_day - timedelta(days=1), grain, period)
     return current, previous, [_year_ago(b, grain) for b in current]
 
 
 # -- facts -----------------------------------------------------------------------------------
 
 
-def dynamics_facts(account_id: str, spans: Sequence[Period], by: Sequence[str] = ()) -> Any:
-    """One row per (won deal, span it falls in): deal_id, amount, currency, in_currency (1/0),
-    units (amount × 10⁴ in the account currency, else 0), closed_at, stage_id, responsible_id,
-    ``dim_<name>`` per dimension and ``bucket`` (index into ``spans``).
+@dataclass(frozen=True)
+class _Plan:
+    """The spans one dynamics query looks at."""
+
+    current: list[Period]
+    base: list[Period]
+    """[previous, *current]: the ``cur`` column indexes this list."""
+    year_ago: list[Period]
+    """Distinct year-ago spans in order: the ``ago`` column indexes this list."""
+    ago_of: list[int]
+    """For each current bucket, its year-ago span's index in ``year_ago``."""
+
+
+def _plan(period: Period, grain: str) -> _Plan:
+    current, previous, shifted = comparison_spans(period, grain)
+    distinct: list[Period] = []
+    ago_of: list[int] = []
+    for span in shifted:
+        # 29 February and 28 February of a leap year share the same day a year earlier.
+        if not distinct or (distinct[-1].first_day, distinct[-1].end_day) != (
+            span.first_day,
+            span.end_day,
+        ):
+            distinct.append(span)
+        ago_of.append(len(distinct) - 1)
+    return _Plan(current, [previous, *current], distinct, ago_of)
+
+
+def dynamics_facts(account_id: str, period: Period, grain: str, by: Sequence[str] = ()) -> Any:
+    """One row per won deal closed in a compared span: deal_id, amount, currency, in_currency
+    (1/0), units (amount × 10⁴ in the account currency, else 0), closed_at, stage_id,
+    responsible_id, ``dim_<name>`` per dimension, ``cur`` (index into [previous bucket, *the
+    period's buckets]) and ``ago`` (index into the distinct year-ago spans); either may be NULL.
 
     Raises:
-        ConfigurationError: for an unknown dimension.
+        ConfigurationError: for an unknown dimension or grain.
     """
+    plan = _plan(period, grain)
     dims = dimension_columns(by)
     currency = select(accounts.c.currency).where(accounts.c.id == account_id).scalar_subquery()
     in_currency = deals.c.currency.is_(None) | (deals.c.currency == currency)
-    table = bucket_table(spans)
-    lo = min(s.start for s in spans)
-    hi = max(s.end for s in spans)
+    closed = deals.c.closed_at
     return (
         select(
             deals.c.id.label("deal_id"),
@@ -168,18 +200,21 @@ def dynamics_facts(account_id: str, spans: Sequence[Period], by: Sequence[str] =
             case(
                 (in_currency, type_coerce(coalesce(deals.c.amount, 0), BigInteger)), else_=0
             ).label("units"),
-            deals.c.closed_at,
+            closed,
             deals.c.stage_id,
             deals.c.responsible_id,
             *[col.label(f"dim_{name}") for name, col in dims.items()],
-            table.c.n.label("bucket"),
+            bucket_index(closed, plan.base).label("cur"),
+            bucket_index(closed, plan.year_ago).label("ago"),
         )
-        .select_from(deal_source().join(table, in_bucket(deals.c.closed_at, table)))
+        .select_from(deal_source())
         .where(
             deals.c.account_id == account_id,
-            deals.c.closed_at >= lo,
-            deals.c.closed_at < hi,
             stages.c.kind == "won",
+            or_(
+                and_(closed >= plan.base[0].start, closed < plan.base[-1].end),
+                and_(closed >= plan.year_ago[0].start, closed < plan.year_ago[-1].end),
+            ),
         )
     )
 
@@ -196,46 +231,49 @@ def dynamics(
     Raises:
         ConfigurationError: for an unknown dimension or grain.
     """
-    current, previous, year_ago = comparison_spans(period, grain)
-    k = len(current)
-    facts = dynamics_facts(account_id, [*current, previous, *year_ago], by).subquery()
+    plan = _plan(period, grain)
+    facts = dynamics_facts(account_id, period, grain, by).subquery()
     keys = [facts.c[f"dim_{d}"] for d in by]
     stmt = select(
         *keys,
-        facts.c.bucket,
+        facts.c.cur,
+        facts.c.ago,
         func.count().label("won"),
         func.sum(facts.c.units).label("units"),
-    ).group_by(*keys, facts.c.bucket)
+    ).group_by(*keys, facts.c.cur, facts.c.ago)
     with store.engine.connect() as conn:
         rows = list(conn.execute(stmt).mappings())
-    figures: dict[tuple[Any, ...], dict[int, tuple[int, int]]] = {}
+    # Per group: (won, units) per base span and per year-ago span.
+    base: dict[tuple[Any, ...], list[list[int]]] = {}
+    ago: dict[tuple[Any, ...], list[list[int]]] = {}
     for r in rows:
         group = tuple(r[f"dim_{d}"] for d in by)
-        figures.setdefault(group, {})[int(r["bucket"])] = (int(r["won"]), int(r["units"] or 0))
-    groups = list(figures)
-    if not by:
-        groups = [()]
+        won, units = int(r["won"]), int(r["units"] or 0)
+        for column, table, size in (
+            ("cur", base, len(plan.base)),
+            ("ago", ago, len(plan.year_ago)),
+        ):
+            if r[column] is not None:
+                cell = table.setdefault(group, [[0, 0] for _ in range(size)])[int(r[column])]
+                cell[0] += won
+                cell[1] += units
+    groups = [()] if not by else list({**dict.fromkeys(base), **dict.fromkeys(ago)})
+    empty_base = [[0, 0] for _ in plan.base]
+    empty_ago = [[0, 0] for _ in plan.year_ago]
     out: list[DynamicsRow] = []
     for group in sorted(groups, key=lambda g: tuple("" if v is None else str(v) for v in g)):
-        per = figures.get(group, {})
-
-        def at(i: int, per: dict[int, tuple[int, int]] = per) -> tuple[int, Decimal]:
-            won, units = per.get(i, (0, 0))
-            return won, Decimal(units) / MONEY_SCALE
-
-        for i, span in enumerate(current):
-            won, revenue = at(i)
-            prev_won, prev_revenue = at(i - 1 if i else k)
-            ya_won, ya_revenue = at(k + 1 + i)
+        b, a = base.get(group, empty_base), ago.get(group, empty_ago)
+        for i, span in enumerate(plan.current):
+            now, prev, then = b[i + 1], b[i], a[plan.ago_of[i]]
             out.append(
                 DynamicsRow(
                     keys={**dict(zip(by, group, strict=True)), "bucket": span.label},
-                    revenue=revenue,
-                    won=won,
-                    previous_revenue=prev_revenue,
-                    previous_won=prev_won,
-                    year_ago_revenue=ya_revenue,
-                    year_ago_won=ya_won,
+                    revenue=Decimal(now[1]) / MONEY_SCALE,
+                    won=now[0],
+                    previous_revenue=Decimal(prev[1]) / MONEY_SCALE,
+                    previous_won=prev[0],
+                    year_ago_revenue=Decimal(then[1]) / MONEY_SCALE,
+                    year_ago_won=then[0],
                 )
             )
     return out
@@ -257,20 +295,19 @@ def dynamics_lineage(
     """
     if base not in BASES:
         raise ConfigurationError(f"base {base!r}: use one of {', '.join(BASES)}")
-    current, previous, year_ago = comparison_spans(period, grain)
-    labels = [b.label for b in current]
+    plan = _plan(period, grain)
+    labels = [b.label for b in plan.current]
     label = keys.get("bucket")
     if label not in labels:
         raise ConfigurationError(f"bucket {label!r} is not a {grain} of {period.label}")
     i = labels.index(str(label))
-    span = {
-        "current": current[i],
-        "previous": current[i - 1] if i else previous,
-        "year_ago": year_ago[i],
-    }[base]
     by = [d for d in keys if d != "bucket"]
-    facts = dynamics_facts(account_id, [span], by).subquery()
-    where: list[ColumnElement[bool]] = []
+    facts = dynamics_facts(account_id, period, grain, by).subquery()
+    where: list[ColumnElement[bool]] = [
+        facts.c.ago == plan.ago_of[i]
+        if base == "year_ago"
+        else facts.c.cur == (i + 1 if base == "current" else i)
+    ]
     for d in by:
         col, value = facts.c[f"dim_{d}"], keys[d]
         where.append(col.is_(None) if value is None else col == value)

@@ -136,3 +136,16 @@ def test_revenue_lineage(kpi_store: Store) -> None:
     t1 = revenue_lineage(kpi_store, "k", Y2024, "t1")
     assert [d.amount for d in t1] == [Decimal(300), Decimal(200)]  # the USD deal is not revenue
     assert revenue_lineage(kpi_store, "k", Y2024, "z0")[0].amount == 0  # listed, revenue 0
+
+
+def test_combined_over_2024_leaves_everyone_unclassified(kpi_store: Store) -> None:
+    # As of 15 Jan 2025 the window is 2024: t1 sold in 2 months (Feb, Nov), the others in 1.
+    report = abc_xyz(kpi_store, "k", date(2025, 1, 15))
+    assert (report.xyz_window.first_day, report.abc_window.end_day) == (
+        date(2024, 1, 1),
+        date(2025, 1, 1),
+    )
+    assert set(report.matrix.values()) == {0}
+    assert report.unclassified == {"A": 3, "B": 3, "C": 2}
+    t1 = next(c for c in report.clients if c.company_id == "t1")
+    assert t1.xyz is not None and t1.xyz.months_with_sales == 2 and t1.xyz.xyz is None

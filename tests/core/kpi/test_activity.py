@@ -42,6 +42,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 
 from ropilot.connectors.bundle.importer import import_bundle
 from ropilot.core.errors import ConfigurationError
@@ -53,8 +54,10 @@ from ropilot.core.kpi.activity import (
     activity_rates,
     period_months,
 )
-from ropilot.core.periods import Period, month
+from ropilot.core.kpi.bucketing import bucket_index
+from ropilot.core.periods import Period, day, month
 from ropilot.core.store import Store
+from ropilot.core.store.schema import activities
 
 DATA = Path(__file__).parent / "data" / "activity"
 MSK = ZoneInfo("Europe/Moscow")
@@ -188,3 +191,20 @@ def test_bad_input_is_refused(kpi_store: Store) -> None:
         activity_counts(kpi_store, "k", MARCH, grain="hour")
     with pytest.raises(ConfigurationError, match="activity type"):
         activity_counts(kpi_store, "k", MARCH, types=["fax"])
+
+
+def test_bucket_index_with_a_gap_and_refused_overlap(kpi_store: Store) -> None:
+    # Spans 1 March and 10 March only: a1 (00:00 on 1 March) → 0; a8, a9 (10 March) → 1;
+    # every other activity falls in the gap or outside → NULL.
+    spans = [day(date(2026, 3, 1), MSK), day(date(2026, 3, 10), MSK)]
+    stmt = (
+        select(activities.c.id, bucket_index(activities.c.at, spans))
+        .where(activities.c.account_id == "k")
+        .order_by(activities.c.id)
+    )
+    with kpi_store.engine.connect() as conn:
+        found = {r[0]: r[1] for r in conn.execute(stmt)}
+    assert {k: v for k, v in found.items() if v is not None} == {"a1": 0, "a8": 1, "a9": 1}
+    assert len(found) == 9
+    with pytest.raises(ValueError, match="overlap"):
+        bucket_index(activities.c.at, [MARCH, day(date(2026, 3, 10), MSK)])

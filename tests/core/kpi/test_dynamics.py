@@ -141,6 +141,16 @@ def test_year_ago_spans() -> None:
     )
     assert (wk.first_day, wk.first_day.weekday()) == (date(2025, 2, 10), 0)
     assert previous.first_day == date(2026, 2, 2)
+    # A period starting on Wednesday 11 Feb: its first bucket is the partial W07, and the
+    # previous bucket is the whole W06 (2..8 Feb), not the part of W07 before Wednesday.
+    (first, *_), previous, _ = comparison_spans(
+        Period(date(2026, 2, 11), date(2026, 2, 20), MSK, "x"), "week"
+    )
+    assert (first.first_day, previous.first_day, previous.end_day) == (
+        date(2026, 2, 11),
+        date(2026, 2, 2),
+        date(2026, 2, 9),
+    )
 
 
 def test_lineage(kpi_store: Store) -> None:
