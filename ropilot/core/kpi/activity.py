@@ -11,7 +11,7 @@ denominator are None). Conventions this module fixes:
 * With ``by`` dimensions only groups that have activities appear (like ``outcomes``); without
   dimensions there is always one row — one per bucket when a grain is given, zeros included.
 * Buckets (day, ISO week, month, quarter, year) are cut in the account's zone and assigned in SQL
-  by joining a table of bucket bounds (``kpi.bucketing``).
+  by a CASE tree of bucket bounds (``kpi.bucketing``).
 * Averages: per day = count ÷ working days of the period (Russian production calendar; personal
   absences are not subtracted); per week = count ÷ (calendar days ÷ 7); per month = count ÷
   months, a partial month counting as its share of days.
