@@ -41,6 +41,7 @@ def _swapped_with(working_weekend: date) -> list[date]:
     return [d for d, name in _ru(working_weekend.year).items() if mark in name]
 
 
+@lru_cache(maxsize=8192)
 def is_working_day(day: date) -> bool:
     """A working day of the Russian production calendar (working weekends included)."""
     return bool(_ru(day.year).is_working_day(day))
@@ -85,7 +86,12 @@ def days(first: date, end: date) -> Iterator[date]:
 
 def working_days(first: date, end: date) -> list[date]:
     """Working days of ``[first, end)``."""
-    return [d for d in days(first, end) if is_working_day(d)]
+    return list(_working_days(first, end))
+
+
+@lru_cache(maxsize=1024)
+def _working_days(first: date, end: date) -> tuple[date, ...]:
+    return tuple(d for d in days(first, end) if is_working_day(d))
 
 
 def count_working_days(first: date, end: date) -> int:
@@ -110,4 +116,6 @@ class PersonalCalendar:
         return is_working_day(day) and not self.is_absent(day)
 
     def working_days(self, first: date, end: date) -> list[date]:
-        return [d for d in days(first, end) if self.is_working_day(d)]
+        if not self.absences:
+            return working_days(first, end)
+        return [d for d in working_days(first, end) if not self.is_absent(d)]

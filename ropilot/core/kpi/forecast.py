@@ -601,3 +601,43 @@ def velocity_deals(
     keys = dict(keys or {})
     facts = velocity_facts(account_id, as_of, qualified, list(keys)).subquery()
     return deal_records(store, facts, keys)
+
+
+# -- company totals from grouped rows (no second query) -----------------------------------------
+
+
+def _merge(dicts: Sequence[Mapping[str, Decimal]]) -> dict[str, Decimal]:
+    out: dict[str, Decimal] = {}
+    for d in dicts:
+        for k, v in d.items():
+            out[k] = out.get(k, Decimal(0)) + v
+    return out
+
+
+def total_weighted(rows: Sequence[WeightedRow]) -> WeightedRow:
+    """The company row of a weighted forecast grouped by any dimension: the groups' sums (a
+    dimension's groups, its NULL group included, partition the deals).
+    """
+    return WeightedRow(
+        keys={},
+        count=sum(r.count for r in rows),
+        amount=sum((r.amount for r in rows), Decimal("0.0000")),
+        weighted=sum((r.weighted for r in rows), exact(0, 6)),
+        without_probability=sum(r.without_probability for r in rows),
+        without_amount=sum(r.without_amount for r in rows),
+        other_currencies=_merge([r.other_currencies for r in rows]),
+        other_weighted=_merge([r.other_weighted for r in rows]),
+    )
+
+
+def total_run_rate(rows: Sequence[RunRateRow], period: Period, as_of: datetime) -> RunRateRow:
+    """The company row of a run-rate forecast grouped by any dimension (the groups' sums)."""
+    elapsed, total = working_days_elapsed(period, as_of)
+    return RunRateRow(
+        keys={},
+        won=sum(r.won for r in rows),
+        actual=sum((r.actual for r in rows), Decimal("0.0000")),
+        elapsed_working_days=elapsed,
+        working_days=total,
+        other_currencies=_merge([r.other_currencies for r in rows]),
+    )

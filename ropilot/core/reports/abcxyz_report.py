@@ -4,12 +4,52 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from ropilot.core.kpi.abcxyz import abc_xyz
+from ropilot.core.kpi.abcxyz import abc_xyz, abc_xyz_matrix
 from ropilot.core.kpi.registry import KpiContext
-from ropilot.core.periods import Period
+from ropilot.core.periods import Period, buckets
 from ropilot.core.reports.kpi_report import base_report
 from ropilot.core.reports.model import Column, Report, Section
 from ropilot.core.reports.names import add_names
+
+
+def matrix_section(ctx: KpiContext, window: Period | None = None) -> Section:
+    """The AX…CZ matrix alone, by the one-query path (the morning report)."""
+    matrix, unclassified, win = abc_xyz_matrix(
+        ctx.store, ctx.account_id, ctx.as_of.astimezone(ctx.zone).date(), window=window
+    )
+    return _matrix(matrix, unclassified, win, win)
+
+
+def _matrix(
+    matrix: dict[str, int], unclassified: dict[str, int], abc_window: Period, xyz_window: Period
+) -> Section:
+    rows = []
+    for a in ["A", "B", "C"]:
+        row: dict[str, object] = {"abc": a}
+        for x in ["X", "Y", "Z"]:
+            row[x] = matrix[a + x]
+        row["unclassified"] = unclassified.get(a, 0)
+        rows.append(row)
+    months = len(buckets(xyz_window, "month"))
+    return Section(
+        "abcxyz_matrix",
+        "ABC × XYZ: число клиентов",
+        "ABC × XYZ: clients",
+        [
+            Column("abc", "ABC", "ABC", key=True),
+            Column("X", "X", "X", "count"),
+            Column("Y", "Y", "Y", "count"),
+            Column("Z", "Z", "Z", "count"),
+            Column("unclassified", "Без XYZ", "No XYZ", "count"),
+        ],
+        rows,
+        [
+            f"ABC over {abc_window.label}: companies with revenue > 0, revenue ↓, ties by "
+            "id; class by the cumulative share before the company: < 80 % A, < 95 % B, else C",
+            f"XYZ over {xyz_window.label} ({months} months, none = 0): CV = "
+            "population σ ÷ mean; X ≤ 10 %, Y ≤ 25 %, Z above; < 3 months with revenue → none",
+        ],
+    )
 
 
 def abcxyz_sections(
@@ -23,33 +63,7 @@ def abcxyz_sections(
         xyz_period=window,
         abc_period=window,
     )
-    xyz_classes = ["X", "Y", "Z"]
-    matrix_rows = []
-    for a in ["A", "B", "C"]:
-        row: dict[str, object] = {"abc": a}
-        for x in xyz_classes:
-            row[x] = result.matrix[a + x]
-        row["unclassified"] = result.unclassified.get(a, 0)
-        matrix_rows.append(row)
-    matrix = Section(
-        "abcxyz_matrix",
-        "ABC × XYZ: число клиентов",
-        "ABC × XYZ: clients",
-        [
-            Column("abc", "ABC", "ABC", key=True),
-            Column("X", "X", "X", "count"),
-            Column("Y", "Y", "Y", "count"),
-            Column("Z", "Z", "Z", "count"),
-            Column("unclassified", "Без XYZ", "No XYZ", "count"),
-        ],
-        matrix_rows,
-        [
-            f"ABC over {result.abc_window.label}: companies with revenue > 0, revenue ↓, ties by "
-            "id; class by the cumulative share before the company: < 80 % A, < 95 % B, else C",
-            f"XYZ over {result.xyz_window.label} ({len(result.months)} months, none = 0): CV = "
-            "population σ ÷ mean; X ≤ 10 %, Y ≤ 25 %, Z above; < 3 months with revenue → none",
-        ],
-    )
+    matrix = _matrix(result.matrix, result.unclassified, result.abc_window, result.xyz_window)
     clients = result.clients if limit is None else result.clients[:limit]
     rows = []
     for c in clients:

@@ -11,18 +11,17 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from ropilot.core.kpi.forecast import run_rate_forecast, weighted_forecast
 from ropilot.core.kpi.outcomes import outcomes
 from ropilot.core.kpi.registry import KpiContext
 from ropilot.core.periods import Period, month
 from ropilot.core.plans.models import PlanDocument
-from ropilot.core.reports.abcxyz_report import abcxyz_sections
+from ropilot.core.reports.abcxyz_report import matrix_section
 from ropilot.core.reports.funnel_report import snapshot_section
 from ropilot.core.reports.kpi_report import base_report
 from ropilot.core.reports.leaderboard import leaderboard_section
 from ropilot.core.reports.lists import DEFAULT_FORGOTTEN_DAYS, forgotten_section, losses_section
 from ropilot.core.reports.model import Column, Report, Section
-from ropilot.core.reports.plan_report import plan_section
+from ropilot.core.reports.plan_report import company_run_rate, company_weighted, plan_section
 
 SECTIONS = ("plan", "forecast", "funnel", "leaderboard", "forgotten", "losses", "abcxyz")
 LOOKBACK_MONTHS = 3
@@ -31,14 +30,8 @@ LOOKBACK_MONTHS = 3
 
 def forecast_section(ctx: KpiContext, plan_total: Decimal | None) -> Section:
     """Company forecast: revenue so far, run-rate and weighted forecasts, coverage."""
-    rr = ctx.cached(
-        "run_rate:company",
-        lambda: run_rate_forecast(ctx.store, ctx.account_id, ctx.period, ctx.as_of),
-    )[0]
-    w = ctx.cached(
-        "weighted:company",
-        lambda: weighted_forecast(ctx.store, ctx.account_id, ctx.period, ctx.as_of),
-    )[0]
+    rr = company_run_rate(ctx)
+    w = company_weighted(ctx)
     first = ctx.period.first_day
     lookback = month(first.year, first.month - LOOKBACK_MONTHS, ctx.zone)
     lookback_end = month(first.year, first.month - 1, ctx.zone)
@@ -132,5 +125,5 @@ def morning_report(
             losses.notes.append(f"top {limit} of {total}")
         out.append(losses)
     if "abcxyz" in sections:
-        out.append(abcxyz_sections(ctx, None, 0)[0])
+        out.append(matrix_section(ctx))
     return base_report(ctx, "morning", out)

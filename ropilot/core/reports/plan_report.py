@@ -7,7 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 from ropilot.core.errors import ConfigurationError
-from ropilot.core.kpi.forecast import run_rate_forecast, weighted_forecast
+from ropilot.core.kpi.forecast import (
+    RunRateRow,
+    WeightedRow,
+    run_rate_forecast,
+    total_run_rate,
+    total_weighted,
+    weighted_forecast,
+)
 from ropilot.core.kpi.registry import KpiContext
 from ropilot.core.plans.models import PlanDocument
 from ropilot.core.plans.progress import progress
@@ -36,6 +43,32 @@ def choose_plan(ctx: KpiContext, name: str | None) -> PlanDocument:
     return load_plan(ctx.store, ctx.account_id, name).document
 
 
+def manager_run_rate(ctx: KpiContext) -> list[RunRateRow]:
+    """Run-rate forecast by manager, once per context."""
+    return ctx.cached(
+        "run_rate:manager",
+        lambda: run_rate_forecast(ctx.store, ctx.account_id, ctx.period, ctx.as_of, ["manager"]),
+    )
+
+
+def manager_weighted(ctx: KpiContext) -> list[WeightedRow]:
+    """Weighted forecast by manager, once per context."""
+    return ctx.cached(
+        "weighted:manager",
+        lambda: weighted_forecast(ctx.store, ctx.account_id, ctx.period, ctx.as_of, ["manager"]),
+    )
+
+
+def company_run_rate(ctx: KpiContext) -> RunRateRow:
+    """The company's run-rate forecast: the sum of the managers' rows (no second query)."""
+    return total_run_rate(manager_run_rate(ctx), ctx.period, ctx.as_of)
+
+
+def company_weighted(ctx: KpiContext) -> WeightedRow:
+    """The company's weighted forecast: the sum of the managers' rows."""
+    return total_weighted(manager_weighted(ctx))
+
+
 def plan_section(ctx: KpiContext, document: PlanDocument, metric: str = "revenue") -> Section:
     """Plan vs fact of ``metric`` as of the context's moment (its local day counts as elapsed)."""
     as_of_day = ctx.as_of.astimezone(ctx.zone).date()
@@ -43,30 +76,14 @@ def plan_section(ctx: KpiContext, document: PlanDocument, metric: str = "revenue
     unit: Unit = "money" if metric == "revenue" else "number"
     forecasts: dict[Any, dict[str, Any]] = {}
     if metric == "revenue":
-        by_manager_rr = ctx.cached(
-            "run_rate:manager",
-            lambda: run_rate_forecast(
-                ctx.store, ctx.account_id, ctx.period, ctx.as_of, ["manager"]
-            ),
-        )
+        by_manager_rr = manager_run_rate(ctx)
         for rr in by_manager_rr:
             forecasts.setdefault(rr.keys.get("manager"), {})["run_rate"] = rr.forecast
-        by_manager_w = ctx.cached(
-            "weighted:manager",
-            lambda: weighted_forecast(
-                ctx.store, ctx.account_id, ctx.period, ctx.as_of, ["manager"]
-            ),
-        )
+        by_manager_w = manager_weighted(ctx)
         for w in by_manager_w:
             forecasts.setdefault(w.keys.get("manager"), {})["weighted"] = w.weighted
-        company_rr = ctx.cached(
-            "run_rate:company",
-            lambda: run_rate_forecast(ctx.store, ctx.account_id, ctx.period, ctx.as_of),
-        )
-        company_w = ctx.cached(
-            "weighted:company",
-            lambda: weighted_forecast(ctx.store, ctx.account_id, ctx.period, ctx.as_of),
-        )
+        company_rr = [company_run_rate(ctx)]
+        company_w = [company_weighted(ctx)]
         forecasts["__company__"] = {
             "run_rate": company_rr[0].forecast if company_rr else None,
             "weighted": company_w[0].weighted if company_w else None,

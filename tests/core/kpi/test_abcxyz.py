@@ -42,7 +42,14 @@ import pytest
 
 from ropilot.connectors.bundle.importer import import_bundle
 from ropilot.core.errors import ConfigurationError
-from ropilot.core.kpi.abcxyz import abc, abc_xyz, revenue_lineage, xyz, xyz_window
+from ropilot.core.kpi.abcxyz import (
+    abc,
+    abc_xyz,
+    abc_xyz_matrix,
+    revenue_lineage,
+    xyz,
+    xyz_window,
+)
 from ropilot.core.periods import year_period
 from ropilot.core.store import Store
 
@@ -149,3 +156,14 @@ def test_combined_over_2024_leaves_everyone_unclassified(kpi_store: Store) -> No
     assert report.unclassified == {"A": 3, "B": 3, "C": 2}
     t1 = next(c for c in report.clients if c.company_id == "t1")
     assert t1.xyz is not None and t1.xyz.months_with_sales == 2 and t1.xyz.xyz is None
+
+
+def test_matrix_alone_gives_the_same_counts(kpi_store: Store) -> None:
+    # The fast path of the morning report: the hand-computed matrices of the two tests above.
+    matrix, unclassified, window = abc_xyz_matrix(kpi_store, "k", date(2026, 1, 15))
+    assert {k: v for k, v in matrix.items() if v} == {"AX": 1, "AY": 1, "AZ": 2}
+    assert unclassified == {"B": 1}
+    assert window.label == "2025-01..2025-12"
+    matrix, unclassified, _ = abc_xyz_matrix(kpi_store, "k", date(2025, 1, 15))
+    assert set(matrix.values()) == {0}
+    assert unclassified == {"A": 3, "B": 3, "C": 2}

@@ -75,6 +75,8 @@ from ropilot.core.kpi.forecast import (
     pipeline_velocity,
     run_rate_deals,
     run_rate_forecast,
+    total_run_rate,
+    total_weighted,
     velocity_deals,
     weighted_forecast,
 )
@@ -330,3 +332,16 @@ def test_velocity_refuses_stage_and_bad_cycle(kpi_store: Store) -> None:
         pipeline_velocity(kpi_store, "p", T, MAY, by=["stage"])
     with pytest.raises(ConfigurationError, match="cycle"):
         pipeline_velocity(kpi_store, "p", T, MAY, cycle="mode")  # type: ignore[arg-type]
+
+
+def test_company_totals_from_manager_rows(kpi_store: Store) -> None:
+    # The same hand-computed company figures as above, summed from the by-manager rows.
+    w = total_weighted(weighted_forecast(kpi_store, "p", MAY, T, ["manager"]))
+    assert (w.count, w.amount, w.weighted) == (9, Decimal("320000.50"), Decimal("126000.05"))
+    assert (w.without_probability, w.without_amount) == (1, 1)
+    assert w.other_currencies == {"USD": Decimal("1000.00")}
+    assert w.other_weighted == {"USD": Decimal("500.00")}
+    rr = total_run_rate(run_rate_forecast(kpi_store, "p", MAY, T, ["manager"]), MAY, T)
+    assert (rr.won, rr.actual, rr.forecast) == (3, Decimal("135000.00"), Decimal("285000"))
+    assert rr.other_currencies == {"USD": Decimal("500.00")}
+    assert total_run_rate([], MAY, T).forecast == 0  # nothing won: 0 ÷ 9 × 19
