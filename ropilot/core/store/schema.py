@@ -168,7 +168,18 @@ deals = Table(
     Index(None, "account_id", "responsible_id"),
     Index(None, "account_id", "stage_id"),
     Index(None, "account_id", "pipeline_id"),
-    Index(None, "account_id", "closed_at"),
+    # Covers the period scans of the KPI engine (migration 0005).
+    Index(
+        "ix_deals_closed_cover",
+        "account_id",
+        "closed_at",
+        "stage_id",
+        "responsible_id",
+        "company_id",
+        "currency",
+        "amount",
+        "created_at",
+    ),
     Index(None, "account_id", "updated_at"),
     Index(None, "account_id", "created_at"),
     Index(None, "account_id", "company_id"),
@@ -186,7 +197,7 @@ stage_changes = Table(
     _ref("changed_by"),
     Column("custom_fields", Json),
     Index(None, "account_id", "deal_id", "changed_at"),
-    Index(None, "account_id", "changed_at"),
+    Index("ix_stage_changes_changed_cover", "account_id", "changed_at", "deal_id", "from_stage_id"),
 )
 
 assignments = Table(
