@@ -12,6 +12,7 @@ register the same way; ``KpiCatalogue`` refuses two KPIs with one name.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,17 +41,24 @@ class KpiContext:
     currency: str = "RUB"
     options: Mapping[str, Any] = field(default_factory=dict)
     _cache: dict[Any, Any] = field(default_factory=dict, repr=False)
+    _locks: dict[Any, threading.Lock] = field(default_factory=dict, repr=False)
+    _guard: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def zone(self) -> ZoneInfo:
         return self.period.zone
 
     def cached(self, key: Any, compute: Callable[[], T]) -> T:
-        """``compute()`` once per context and key (queries shared by several KPIs)."""
+        """``compute()`` once per context and key (queries shared by several KPIs), also when
+        report sections run in parallel threads.
+        """
         full = (key, self.by)
-        if full not in self._cache:
-            self._cache[full] = compute()
-        result: T = self._cache[full]
+        with self._guard:
+            lock = self._locks.setdefault(full, threading.Lock())
+        with lock:
+            if full not in self._cache:
+                self._cache[full] = compute()
+            result: T = self._cache[full]
         return result
 
 

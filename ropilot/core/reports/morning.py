@@ -7,7 +7,8 @@ between blocks (outcomes, forecasts) run once through the context's cache.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
@@ -98,32 +99,59 @@ def morning_report(
     sections: Sequence[str] = SECTIONS,
     limit: int = 10,
     forgotten_days: int = DEFAULT_FORGOTTEN_DAYS,
+    workers: int = 2,
 ) -> Report:
-    """The morning report for ``ctx`` (period, as-of), plan vs fact when ``plan`` is given."""
-    out: list[Section] = []
-    plan_total: Decimal | None = None
-    if "plan" in sections and plan is not None:
-        section = plan_section(ctx, plan, "revenue")
-        compact = {"remaining", "elapsed_working_days", "working_days"}
-        section.columns = [c for c in section.columns if c.name not in compact]
-        out.append(section)
-        company = section.rows[0] if section.rows else {}
-        plan_total = company.get("plan")
-    if "forecast" in sections:
-        out.append(forecast_section(ctx, plan_total))
-    if "funnel" in sections:
-        out.append(snapshot_section(ctx))
-    if "leaderboard" in sections:
-        out.append(leaderboard_section(ctx, limit))
-    if "forgotten" in sections:
-        out.append(forgotten_section(ctx, forgotten_days, limit))
-    if "losses" in sections:
-        losses = losses_section(ctx)
-        total = len(losses.rows)
-        losses.rows = losses.rows[:limit]
+    """The morning report for ``ctx`` (period, as-of), plan vs fact when ``plan`` is given.
+
+    The blocks are independent queries, so up to ``workers`` run at once, each on its own
+    database connection (the drivers release the GIL while the database works).
+    """
+
+    def plan_and_forecast() -> list[Section]:
+        out: list[Section] = []
+        plan_total: Decimal | None = None
+        if "plan" in sections and plan is not None:
+            section = plan_section(ctx, plan, "revenue")
+            compact = {"remaining", "elapsed_working_days", "working_days"}
+            section.columns = [c for c in section.columns if c.name not in compact]
+            out.append(section)
+            plan_total = section.rows[0].get("plan") if section.rows else None
+        if "forecast" in sections:
+            out.append(forecast_section(ctx, plan_total))
+        return out
+
+    def losses() -> list[Section]:
+        section = losses_section(ctx)
+        total = len(section.rows)
+        section.rows = section.rows[:limit]
         if total > limit:
-            losses.notes.append(f"top {limit} of {total}")
-        out.append(losses)
+            section.notes.append(f"top {limit} of {total}")
+        return [section]
+
+    tasks: list[Callable[[], list[Section]]] = [plan_and_forecast]
+    if "funnel" in sections:
+        tasks.append(lambda: [snapshot_section(ctx)])
     if "abcxyz" in sections:
-        out.append(matrix_section(ctx))
-    return base_report(ctx, "morning", out)
+        tasks.append(lambda: [matrix_section(ctx)])
+    if "leaderboard" in sections:
+        tasks.append(lambda: [leaderboard_section(ctx, limit)])
+    if "forgotten" in sections:
+        tasks.append(lambda: [forgotten_section(ctx, forgotten_days, limit)])
+    if "losses" in sections:
+        tasks.append(losses)
+    if workers <= 1:
+        results = [task() for task in tasks]
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            results = list(pool.map(lambda task: task(), tasks))
+    by_name = {s.name: s for blocks in results for s in blocks}
+    order = [
+        "plan_revenue",
+        "forecast",
+        "funnel_snapshot",
+        "leaderboard",
+        "forgotten",
+        "losses",
+        "abcxyz_matrix",
+    ]
+    return base_report(ctx, "morning", [by_name[n] for n in order if n in by_name])
