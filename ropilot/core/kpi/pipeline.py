@@ -1,7 +1,7 @@
 """Open pipeline at a moment T (sales_definitions.md, "Open pipeline at T").
 
 * A deal is open at T when it was created at or before T and the stage it held at T (from stage
-  history, ``kpi.history.stage_at``; "as of T" includes T) is of kind ``open``. A deal won or
+  history, ``kpi.history.held_if_open_at``; "as of T" includes T) is of kind ``open``. A deal won or
   lost after T is open at T; a deal lost at T and reopened later is not.
 * It is counted in the stage it held at T, with its *current* amount and responsible (and the
   dimensions that follow from them: the responsible's current team, the company's segment …).
@@ -42,7 +42,7 @@ from ropilot.core.store.schema import accounts, deals, stages
 from ropilot.core.store.types import Money
 
 HELD = stages.alias("held_stage")
-"""The stage a deal held at the moment asked (joined through ``stage_at``)."""
+"""The stage a deal held at the moment asked (joined through ``held_if_open_at``)."""
 
 PIPELINE_DIMENSIONS = (*DIMENSIONS, "stage")
 """Dimensions of pipeline figures: the deal dimensions plus ``stage`` (the stage held at T)."""
