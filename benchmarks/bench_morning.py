@@ -13,6 +13,7 @@ equivalent SQL; key figures of both are printed side by side so the comparison i
         --postgres postgresql+psycopg://postgres@127.0.0.1:5432/test
 """
 
+# ruff: noqa: E501  (the embedded child scripts hold long SQL lines)
 from __future__ import annotations
 
 import argparse
@@ -173,8 +174,20 @@ def main() -> None:
     bundle = args.workdir / f"bundle-{args.deals}"
     if not bundle.exists():
         subprocess.run(
-            [sys.executable, "-m", "ropilot.cli", "generate", "--deals", str(args.deals),
-             "--seed", "1", "--end", END, "--out", str(bundle)],
+            [
+                sys.executable,
+                "-m",
+                "ropilot.cli",
+                "generate",
+                "--deals",
+                str(args.deals),
+                "--seed",
+                "1",
+                "--end",
+                END,
+                "--out",
+                str(bundle),
+            ],
             check=True,
         )
     plan = f"bench-{PERIOD}"
@@ -182,8 +195,7 @@ def main() -> None:
     if args.postgres:
         engines["PostgreSQL"] = args.postgres
     for url in engines.values():
-        subprocess.run([sys.executable, "-c", PREPARE, url, str(bundle), PERIOD, plan],
-                       check=True)
+        subprocess.run([sys.executable, "-c", PREPARE, url, str(bundle), PERIOD, plan], check=True)
 
     rows = []
     keys = {}
@@ -198,20 +210,23 @@ def main() -> None:
         duck = child(DUCK, str(bundle), str(args.repeat))
     except subprocess.CalledProcessError as exc:
         sys.exit(f"DuckDB run failed:\n{exc.stderr}")
-    rows.append(("DuckDB, same aggregates (data loaded beforehand)", duck["times"],
-                 duck["rss_mb"]))
+    rows.append(("DuckDB, same aggregates (data loaded beforehand)", duck["times"], duck["rss_mb"]))
     keys["DuckDB"] = duck["key"]
 
     duck_median = statistics.median(duck["times"])  # type: ignore[arg-type]
-    print(f"\n{platform.python_implementation()} {platform.python_version()}, "
-          f"{args.deals:,} deals, period {PERIOD} as of {AS_OF}, {args.repeat} runs\n")
+    print(
+        f"\n{platform.python_implementation()} {platform.python_version()}, "
+        f"{args.deals:,} deals, period {PERIOD} as of {AS_OF}, {args.repeat} runs\n"
+    )
     print("| run | median s | first (cold) s | × DuckDB | peak RSS MB |")
     print("|---|---:|---:|---:|---:|")
     for label, times, rss in rows:
         med = statistics.median(times)  # type: ignore[arg-type]
         print(f"| {label} | {med:.3f} | {times[0]:.3f} | {med / duck_median:.1f} | {rss:.0f} |")
-    print("\nDuckDB per query (median s):",
-          ", ".join(f"{k} {v:.3f}" for k, v in duck["per_query"].items()))  # type: ignore[union-attr]
+    print(
+        "\nDuckDB per query (median s):",
+        ", ".join(f"{k} {v:.3f}" for k, v in duck["per_query"].items()),
+    )  # type: ignore[union-attr]
     print("\nKey figures (must agree):")
     for name, key in keys.items():
         print(f"- {name}: {json.dumps(key, ensure_ascii=False, default=str)}")

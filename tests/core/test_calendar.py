@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import date
 
 import pytest
@@ -32,7 +33,7 @@ def test_working_days_per_year(year: int, count: int) -> None:
 
 def test_working_days_per_month_2026() -> None:
     months = [date(2026, m, 1) for m in range(1, 13)] + [date(2027, 1, 1)]
-    counts = [cal.count_working_days(a, b) for a, b in zip(months, months[1:], strict=False)]
+    counts = [cal.count_working_days(a, b) for a, b in itertools.pairwise(months)]
     assert counts == [15, 19, 21, 22, 19, 21, 23, 21, 22, 22, 20, 22]
 
 
