@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,7 @@ import click
 
 from ropilot.cli.app import AppContext, pass_app
 from ropilot.core.errors import ConfigurationError
+from ropilot.core.i18n import Lang
 from ropilot.core.kpi.registry import KpiContext
 from ropilot.core.reports.context import make_context
 from ropilot.core.reports.model import Report
@@ -19,8 +22,51 @@ from ropilot.render import FORMATS, write_report
 F = Callable[..., Any]
 
 
+@dataclass(frozen=True)
+class ReportArgs:
+    """The options every report shares, parsed once."""
+
+    period: str
+    by: str
+    as_of: str | None
+    fmt: str
+    out: Path | None
+    lang: str | None
+    account_id: str | None
+    url: str | None
+
+    def context(self, app: AppContext) -> KpiContext:
+        """The KPI context these options describe."""
+        dims = [b.strip() for b in self.by.split(",") if b.strip()]
+        store = app.open_store(self.url)
+        return make_context(store, self.account_id, self.period, as_of=self.as_of, by=dims)
+
+    def language(self, app: AppContext) -> Lang:
+        """--lang, else the global setting."""
+        return self.lang if self.lang in ("ru", "en") else app.lang  # type: ignore[return-value]
+
+    def emit(self, app: AppContext, report: Report) -> None:
+        """Print the report, or write it to --out."""
+        text = write_report(report, self.fmt, self.language(app), self.out)
+        if text is not None:
+            sys.stdout.write(text)
+        else:
+            click.echo(f"→ {self.out}", err=True)
+
+
+_COMMON = ("period", "by", "as_of", "fmt", "out", "lang_opt", "account_id", "url")
+
+
 def report_options(func: F) -> F:
-    """The options every report shares."""
+    """Add the shared options; the command receives them as one ``opts: ReportArgs`` argument
+    (right after the application context).
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        values = [kwargs.pop(name) for name in _COMMON]
+        return func(*args[:1], ReportArgs(*values), *args[1:], **kwargs)
+
     options = [
         click.option(
             "--period",
@@ -49,33 +95,10 @@ def report_options(func: F) -> F:
         click.option("--account", "account_id", help="Account id (when the store has several)."),
         click.option("--url", help="Storage URL (default: from settings)."),
     ]
+    decorated: Any = wrapper
     for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def context_from(
-    app: AppContext,
-    url: str | None,
-    account_id: str | None,
-    period: str,
-    by: str,
-    as_of: str | None,
-) -> KpiContext:
-    """The KPI context for the common options."""
-    store = app.open_store(url)
-    dims = [b.strip() for b in by.split(",") if b.strip()]
-    return make_context(store, account_id, period, as_of=as_of, by=dims)
-
-
-def emit(app: AppContext, report: Report, fmt: str, out: Path | None, lang_opt: str | None) -> None:
-    """Print or write the report."""
-    lang = lang_opt if lang_opt in ("ru", "en") else app.lang
-    text = write_report(report, fmt, lang, out)  # type: ignore[arg-type]
-    if text is not None:
-        sys.stdout.write(text)
-    else:
-        click.echo(f"→ {out}", err=True)
+        decorated = option(decorated)
+    return decorated  # type: ignore[no-any-return]
 
 
 @click.group()
@@ -111,14 +134,7 @@ def _parse_where(items: tuple[str, ...]) -> dict[str, str | None]:
 @pass_app
 def report_kpi(
     app: AppContext,
-    period: str,
-    by: str,
-    as_of: str | None,
-    fmt: str,
-    out: Path | None,
-    lang_opt: str | None,
-    account_id: str | None,
-    url: str | None,
+    opts: ReportArgs,
     kpis: str,
     explain: bool,
     where: tuple[str, ...],
@@ -134,11 +150,11 @@ def report_kpi(
 
     catalogue = kpi_catalogue(get_plugin_manager())
     if list_kpis:
-        lang = lang_opt or app.lang
+        lang = opts.language(app)
         for d in catalogue:
             click.echo(f"{d.name:<28} {d.unit:<8} {d.title(lang)}")
         return
-    ctx = context_from(app, url, account_id, period, by, as_of)
+    ctx = opts.context(app)
     names = [k.strip() for k in kpis.split(",") if k.strip()]
     if explain:
         keys = _parse_where(where)
@@ -149,9 +165,9 @@ def report_kpi(
                 "--explain needs one --where DIMENSION=VALUE for each --by dimension "
                 f"(by: {', '.join(ctx.by) or 'none'}; got: {', '.join(keys) or 'none'})"
             )
-        emit(app, explain_report(catalogue, ctx, names, keys), fmt, out, lang_opt)
+        opts.emit(app, explain_report(catalogue, ctx, names, keys))
         return
-    emit(app, kpi_report(catalogue, ctx, names), fmt, out, lang_opt)
+    opts.emit(app, kpi_report(catalogue, ctx, names))
 
 
 @report.command("forgotten")
@@ -166,21 +182,14 @@ def report_kpi(
 @pass_app
 def report_forgotten(
     app: AppContext,
-    period: str,
-    by: str,
-    as_of: str | None,
-    fmt: str,
-    out: Path | None,
-    lang_opt: str | None,
-    account_id: str | None,
-    url: str | None,
+    opts: ReportArgs,
     days: int,
 ) -> None:
     """Forgotten deals as of --as-of: no activity for --days and no future task."""
     from ropilot.core.reports.lists import forgotten_report
 
-    ctx = context_from(app, url, account_id, period, by, as_of)
-    emit(app, forgotten_report(ctx, days), fmt, out, lang_opt)
+    ctx = opts.context(app)
+    opts.emit(app, forgotten_report(ctx, days))
 
 
 @report.command("losses")
@@ -188,20 +197,13 @@ def report_forgotten(
 @pass_app
 def report_losses(
     app: AppContext,
-    period: str,
-    by: str,
-    as_of: str | None,
-    fmt: str,
-    out: Path | None,
-    lang_opt: str | None,
-    account_id: str | None,
-    url: str | None,
+    opts: ReportArgs,
 ) -> None:
     """Deals lost in the period by loss stage × reason (× --by)."""
     from ropilot.core.reports.lists import losses_report
 
-    ctx = context_from(app, url, account_id, period, by, as_of)
-    emit(app, losses_report(ctx), fmt, out, lang_opt)
+    ctx = opts.context(app)
+    opts.emit(app, losses_report(ctx))
 
 
 @report.command("funnel")
@@ -224,14 +226,7 @@ def report_losses(
 @pass_app
 def report_funnel(
     app: AppContext,
-    period: str,
-    by: str,
-    as_of: str | None,
-    fmt: str,
-    out: Path | None,
-    lang_opt: str | None,
-    account_id: str | None,
-    url: str | None,
+    opts: ReportArgs,
     pipeline_id: str | None,
     reading: str,
     horizon_days: int,
@@ -239,8 +234,8 @@ def report_funnel(
     """Stage conversion per pipeline step (snapshot and cohort, labelled) and time in stage."""
     from ropilot.core.reports.funnel_report import funnel_report
 
-    ctx = context_from(app, url, account_id, period, by, as_of)
-    emit(app, funnel_report(ctx, pipeline_id, reading, horizon_days), fmt, out, lang_opt)
+    ctx = opts.context(app)
+    opts.emit(app, funnel_report(ctx, pipeline_id, reading, horizon_days))
 
 
 @report.command("abcxyz")
@@ -251,14 +246,7 @@ def report_funnel(
 @click.pass_context
 def report_abcxyz(
     click_ctx: click.Context,
-    period: str,
-    by: str,
-    as_of: str | None,
-    fmt: str,
-    out: Path | None,
-    lang_opt: str | None,
-    account_id: str | None,
-    url: str | None,
+    opts: ReportArgs,
     limit: int | None,
 ) -> None:
     """ABC (revenue share) and XYZ (monthly variability) of client companies.
@@ -270,10 +258,10 @@ def report_abcxyz(
     app = click_ctx.find_object(AppContext)
     assert app is not None
     given = click_ctx.get_parameter_source("period") != click.core.ParameterSource.DEFAULT
-    ctx = context_from(app, url, account_id, period, by, as_of)
-    if limit is None and fmt == "table":
+    ctx = opts.context(app)
+    if limit is None and opts.fmt == "table":
         limit = 30
-    emit(app, abcxyz_report(ctx, ctx.period if given else None, limit), fmt, out, lang_opt)
+    opts.emit(app, abcxyz_report(ctx, ctx.period if given else None, limit))
 
 
 @report.command("plan")
@@ -288,22 +276,15 @@ def report_abcxyz(
 @pass_app
 def report_plan(
     app: AppContext,
-    period: str,
-    by: str,
-    as_of: str | None,
-    fmt: str,
-    out: Path | None,
-    lang_opt: str | None,
-    account_id: str | None,
-    url: str | None,
+    opts: ReportArgs,
     plan_name: str | None,
     metrics: tuple[str, ...],
 ) -> None:
     """Plan vs actual per manager and for the company, with the expected-by-now line."""
     from ropilot.core.reports.plan_report import plan_report
 
-    ctx = context_from(app, url, account_id, period, by, as_of)
-    emit(app, plan_report(ctx, plan_name, list(metrics) or ["revenue"]), fmt, out, lang_opt)
+    ctx = opts.context(app)
+    opts.emit(app, plan_report(ctx, plan_name, list(metrics) or ["revenue"]))
 
 
 def _plan_for_morning(ctx: KpiContext, name: str | None) -> Any:
@@ -341,14 +322,7 @@ def _plan_for_morning(ctx: KpiContext, name: str | None) -> Any:
 @pass_app
 def report_morning(
     app: AppContext,
-    period: str,
-    by: str,
-    as_of: str | None,
-    fmt: str,
-    out: Path | None,
-    lang_opt: str | None,
-    account_id: str | None,
-    url: str | None,
+    opts: ReportArgs,
     plan_name: str | None,
     limit: int,
     days: int,
@@ -356,12 +330,12 @@ def report_morning(
     """The morning report: plan vs fact, forecast, funnel, leaderboard, forgotten, losses."""
     from ropilot.core.reports.morning import morning_report
 
-    if by:
+    if opts.by:
         raise ConfigurationError("the morning report has fixed cuts; use `report kpi --by`")
-    ctx = context_from(app, url, account_id, period, by, as_of)
+    ctx = opts.context(app)
     plan_doc = _plan_for_morning(ctx, plan_name)
     report_obj = morning_report(ctx, plan_doc, limit=limit, forgotten_days=days)
-    emit(app, report_obj, fmt, out, lang_opt)
+    opts.emit(app, report_obj)
 
 
 @report.command("payout")
@@ -379,14 +353,7 @@ def report_morning(
 @pass_app
 def report_payout(
     app: AppContext,
-    period: str,
-    by: str,
-    as_of: str | None,
-    fmt: str,
-    out: Path | None,
-    lang_opt: str | None,
-    account_id: str | None,
-    url: str | None,
+    opts: ReportArgs,
     scheme_path: Path,
     plan_name: str | None,
     gates: tuple[str, ...],
@@ -401,7 +368,7 @@ def report_payout(
     from ropilot.plugins.builtin_kpis import kpi_catalogue
     from ropilot.plugins.manager import get_plugin_manager
 
-    ctx = context_from(app, url, account_id, period, by, as_of)
+    ctx = opts.context(app)
     gate_values: dict[str, Decimal] = {}
     for item in gates:
         name, sep, value = item.partition("=")
@@ -414,7 +381,7 @@ def report_payout(
             raise ConfigurationError(f"--gate {item!r}: use NAME=VALUE, e.g. data_quality=0.95")
         gate_values[name.strip()] = number / 100 if text.endswith("%") else number
     plan_doc = load_plan(ctx.store, ctx.account_id, plan_name).document if plan_name else None
-    lang = lang_opt if lang_opt in ("ru", "en") else app.lang
+    lang = opts.language(app)
     report_obj = payout_report(
         ctx,
         kpi_catalogue(get_plugin_manager()),
@@ -422,9 +389,9 @@ def report_payout(
         plan_doc,
         gate_values,
         manager,
-        lang=lang,  # type: ignore[arg-type]
+        lang=lang,
     )
-    emit(app, report_obj, fmt, out, lang_opt)
+    opts.emit(app, report_obj)
 
 
 @report.command("accuracy")
@@ -436,22 +403,15 @@ def report_payout(
 @pass_app
 def report_accuracy(
     app: AppContext,
-    period: str,
-    by: str,
-    as_of: str | None,
-    fmt: str,
-    out: Path | None,
-    lang_opt: str | None,
-    account_id: str | None,
-    url: str | None,
+    opts: ReportArgs,
     method: str,
     snapshot_day: str | None,
 ) -> None:
     """Forecast accuracy and bias per manager of a closed period, from `ropilot snapshot`."""
     from ropilot.core.reports.snapshot_report import accuracy_report
 
-    ctx = context_from(app, url, account_id, period, by, as_of)
-    emit(app, accuracy_report(ctx, method, snapshot_day), fmt, out, lang_opt)
+    ctx = opts.context(app)
+    opts.emit(app, accuracy_report(ctx, method, snapshot_day))
 
 
 @click.command("snapshot")
@@ -477,5 +437,5 @@ def snapshot(
     """
     from ropilot.core.reports.snapshot_report import snapshot_report
 
-    ctx = context_from(app, url, account_id, period, "", as_of)
-    emit(app, snapshot_report(ctx), fmt, out, None)
+    opts = ReportArgs(period, "", as_of, fmt, out, None, account_id, url)
+    opts.emit(app, snapshot_report(opts.context(app)))
