@@ -12,14 +12,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import BigInteger, and_, func, select, type_coerce
+from sqlalchemy import BigInteger, select, type_coerce
 
+from ropilot.core.kpi import median
 from ropilot.core.kpi.scope import closed_in, deal_source, dimension_columns
 from ropilot.core.periods import Period
 from ropilot.core.store import Store
 from ropilot.core.store.schema import deals
-
-US_PER_DAY = Decimal(86_400_000_000)
 
 
 @dataclass(frozen=True)
@@ -44,40 +43,23 @@ def sales_cycle(
     duration = type_coerce(deals.c.closed_at, BigInteger) - type_coerce(
         deals.c.created_at, BigInteger
     )
-    partition = list(dims.values())
-    ranked = (
-        select(
-            *[col.label(name) for name, col in dims.items()],
-            duration.label("us"),
-            func.row_number().over(partition_by=partition or None, order_by=duration).label("rn"),
-            func.count().over(partition_by=partition or None).label("n"),
-        )
+    r = (
+        median.ranked([c.label(n) for n, c in dims.items()], duration, list(dims.values()))
         .select_from(deal_source(by))
         .where(closed_in(account_id, period, ("won",)))
         .subquery()
     )
-    middle = and_(ranked.c.rn >= (ranked.c.n + 1) // 2, ranked.c.rn <= (ranked.c.n + 2) // 2)
-    keys = [ranked.c[name] for name in dims]
-    stmt = select(
-        *keys,
-        func.count().label("won"),
-        func.sum(ranked.c.us).label("total"),
-        func.sum(ranked.c.us).filter(middle).label("mid_total"),
-        func.count().filter(middle).label("mid_n"),
-    ).group_by(*keys)
+    keys = [r.c[name] for name in dims]
+    stmt = select(*keys, *median.aggregates(r)).group_by(*keys)
     with store.engine.connect() as conn:
         rows: list[Any] = list(conn.execute(stmt).mappings())
-    out = []
-    for r in rows:
-        won = int(r["won"])
-        out.append(
-            CycleRow(
-                keys={name: r[name] for name in dims},
-                won=won,
-                mean_days=None if not won else Decimal(int(r["total"])) / won / US_PER_DAY,
-                median_days=None
-                if not r["mid_n"]
-                else Decimal(int(r["mid_total"])) / int(r["mid_n"]) / US_PER_DAY,
-            )
+    out = [
+        CycleRow(
+            keys={name: row[name] for name in dims},
+            won=int(row["samples"]),
+            mean_days=median.mean_days(row),
+            median_days=median.median_days(row),
         )
+        for row in rows
+    ]
     return sorted(out, key=lambda row: tuple(str(v or "") for v in row.keys.values()))

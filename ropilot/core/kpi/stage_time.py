@@ -22,14 +22,14 @@ from typing import Any
 
 from sqlalchemy import BigInteger, and_, func, or_, select, type_coerce
 
+from ropilot.core.kpi import median
 from ropilot.core.kpi.funnel import stage_entries
+from ropilot.core.kpi.median import US_PER_DAY
 from ropilot.core.kpi.scope import deal_source, dimension_columns
 from ropilot.core.periods import Period
 from ropilot.core.store import Store
 from ropilot.core.store.schema import deals, stage_changes, stages
 from ropilot.core.timeutil import from_epoch_us, to_epoch_us
-
-US_PER_DAY = Decimal(86_400_000_000)
 
 
 @dataclass(frozen=True)
@@ -182,12 +182,11 @@ def _open_facts(
 def _summarise(store: Store, facts: Any, dims: Sequence[str]) -> list[StageTimeRow]:
     """Count, mean and median of ``us`` per (stage, dimensions)."""
     partition = [facts.c.stage_id, *[facts.c[d] for d in dims]]
-    ranked = select(
-        *facts.c,
-        func.row_number().over(partition_by=partition, order_by=facts.c.us).label("rn"),
-        func.count().over(partition_by=partition).label("n"),
-    ).subquery("ranked")
-    middle = and_(ranked.c.rn >= (ranked.c.n + 1) // 2, ranked.c.rn <= (ranked.c.n + 2) // 2)
+    ranked = (
+        median.ranked([c for c in facts.c if c.name != "us"], facts.c.us, partition)
+        .select_from(facts)
+        .subquery("ranked")
+    )
     keys = [
         ranked.c.pipeline_id,
         ranked.c.stage_id,
@@ -196,13 +195,7 @@ def _summarise(store: Store, facts: Any, dims: Sequence[str]) -> list[StageTimeR
         ranked.c.stage_sort,
         *[ranked.c[d] for d in dims],
     ]
-    stmt = select(
-        *keys,
-        func.count().label("samples"),
-        func.sum(ranked.c.us).label("total"),
-        func.sum(ranked.c.us).filter(middle).label("mid_total"),
-        func.count().filter(middle).label("mid_n"),
-    ).group_by(*keys)
+    stmt = select(*keys, *median.aggregates(ranked)).group_by(*keys)
     with store.engine.connect() as conn:
         rows: list[Any] = list(conn.execute(stmt).mappings())
     out = []
@@ -218,8 +211,8 @@ def _summarise(store: Store, facts: Any, dims: Sequence[str]) -> list[StageTimeR
                     kind=r["stage_kind"],
                     keys={d: r[d] for d in dims},
                     samples=n,
-                    mean_days=Decimal(int(r["total"])) / n / US_PER_DAY,
-                    median_days=Decimal(int(r["mid_total"])) / int(r["mid_n"]) / US_PER_DAY,
+                    mean_days=median.mean_days(r),
+                    median_days=median.median_days(r),
                 ),
             )
         )
