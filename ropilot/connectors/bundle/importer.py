@@ -358,6 +358,9 @@ def import_bundle(store: Store, path: Path, *, progress: Progress | None = None)
                 _record_custom_fields(conn, account.id, custom)
                 staging.drop_staging(conn)
                 report.phases["merge"] = time.perf_counter() - started - mark
+            mark = time.perf_counter()
+            store.refresh_statistics([spec.name for spec in TABLES if spec.name in present])
+            report.phases["statistics"] = time.perf_counter() - mark
         finally:
             close = getattr(source, "close", None)
             if close is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +16,13 @@ from ropilot.core.models import Account
 from ropilot.core.store import migrate
 from ropilot.core.store.engine import make_engine
 from ropilot.core.store.mapping import model_from_row, row_from_model, table_for_model
-from ropilot.core.store.schema import ENTITY_TABLES, accounts, custom_field_defs, sync_bookmarks
+from ropilot.core.store.schema import (
+    ENTITY_TABLES,
+    accounts,
+    custom_field_defs,
+    metadata,
+    sync_bookmarks,
+)
 from ropilot.core.store.upsert import update_rows, upsert_rows
 
 ENTITY_ORDER = (
@@ -189,6 +195,22 @@ class Store:
         }
         with self._conn(conn) as c:
             upsert_rows(c, sync_bookmarks, [row])
+
+    def refresh_statistics(self, tables: Sequence[str]) -> None:
+        """Refresh the query planner's statistics after a bulk load.
+
+        PostgreSQL plans from sampled statistics that autovacuum refreshes only later; without
+        them the engine's period queries can take minutes instead of a second right after an
+        import. SQLite keeps no statistics unless ANALYZE is run, and ropilot's queries are
+        written for its statistics-free planner, so nothing is done there.
+        """
+        if self.dialect != "postgresql":
+            return
+        with self.engine.begin() as conn:
+            for table in tables:
+                if table not in metadata.tables:
+                    raise StoreError(f"no table {table!r} to analyse")
+                conn.exec_driver_sql(f"ANALYZE {metadata.tables[table].name}")
 
     # -- reads ----------------------------------------------------------------------------
 
