@@ -54,12 +54,12 @@ from sqlalchemy import (
     Integer,
     and_,
     case,
-    exists,
     func,
     literal,
     or_,
     select,
     type_coerce,
+    union,
     union_all,
 )
 from sqlalchemy.sql.functions import coalesce
@@ -198,7 +198,8 @@ def active_deals(account_id: str, start: datetime, end: datetime) -> Any:
     """Ids (a CTE, column ``deal_id``) of deals with a stage entry in ``[start, end)``: a stage
     change or their creation. Only these can first reach a step in that time.
     """
-    return union_all(
+    # UNION (not ALL): one row per deal, which also gives PostgreSQL a sane row estimate.
+    return union(
         select(stage_changes.c.deal_id).where(
             stage_changes.c.account_id == account_id,
             stage_changes.c.changed_at >= start,
@@ -214,8 +215,9 @@ def stage_entries(account_id: str, deal_ids: Any = None, until: datetime | None 
     """A subquery ``(deal_id, stage_id, at, seq, change_id)``: every entry of a deal into a stage.
 
     ``at`` is raw UTC microseconds. Rows are the stage changes (``seq`` 1) and, for deals
-    without a creation row (``from_stage_id`` empty), their creation at ``created_at`` (``seq``
-    0) in the stage the first change left, or in the current stage when there is no history.
+    whose first change is not a creation row (``from_stage_id`` empty), their creation at
+    ``created_at`` (``seq`` 0) in the stage that first change left, or in the current stage
+    when there is no history.
     ``deal_ids`` (a CTE or subquery with a ``deal_id`` column) limits the deals; ``until`` drops
     entries after it (inclusive bound). Order a deal's entries by ``(at, seq, change_id)``.
     """
@@ -227,33 +229,40 @@ def stage_entries(account_id: str, deal_ids: Any = None, until: datetime | None 
         literal(1, Integer).label("seq"),
         sc.c.id.label("change_id"),
     ).where(sc.c.account_id == account_id)
+    # The deal's first change decides: its from_stage_id ('' when it is the creation row, which
+    # then stands for the creation itself), or NULL when the deal has no history. One indexed
+    # scalar lookup per deal; an EXISTS here became a hash anti-join over every creation row on
+    # PostgreSQL (1.5 s on 1M deals).
     first = stage_changes.alias("first_change")
     first_from = (
-        select(first.c.from_stage_id)
+        select(coalesce(first.c.from_stage_id, ""))
         .where(first.c.account_id == deals.c.account_id, first.c.deal_id == deals.c.id)
         .order_by(first.c.changed_at, first.c.id)
         .limit(1)
         .scalar_subquery()
     )
-    creation = stage_changes.alias("creation")
-    has_creation_row = exists().where(
-        creation.c.account_id == deals.c.account_id,
-        creation.c.deal_id == deals.c.id,
-        creation.c.from_stage_id.is_(None),
-    )
-    created = select(
+    created_from = select(
         deals.c.id.label("deal_id"),
-        coalesce(first_from, deals.c.stage_id).label("stage_id"),
+        deals.c.stage_id.label("current_stage_id"),
         type_coerce(deals.c.created_at, BigInteger).label("at"),
+        first_from.label("first_from"),
+    ).where(deals.c.account_id == account_id)
+    if deal_ids is not None:
+        created_from = created_from.where(deals.c.id.in_(select(deal_ids.c.deal_id)))
+    if until is not None:
+        created_from = created_from.where(deals.c.created_at <= until)
+    cf = created_from.subquery("created_from")
+    created = select(
+        cf.c.deal_id,
+        coalesce(cf.c.first_from, cf.c.current_stage_id).label("stage_id"),
+        cf.c.at,
         literal(0, Integer).label("seq"),
         literal("").label("change_id"),
-    ).where(deals.c.account_id == account_id, ~has_creation_row)
+    ).where(or_(cf.c.first_from.is_(None), cf.c.first_from != ""))
     if deal_ids is not None:
         changes = changes.where(sc.c.deal_id.in_(select(deal_ids.c.deal_id)))
-        created = created.where(deals.c.id.in_(select(deal_ids.c.deal_id)))
     if until is not None:
         changes = changes.where(sc.c.changed_at <= until)
-        created = created.where(deals.c.created_at <= until)
     return union_all(changes, created).subquery("entries")
 
 

@@ -23,6 +23,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _postgresql_settings(dbapi_connection: Any, _record: Any) -> None:
+    # JIT compilation cost 0.5 s of a 2.3 s funnel query on a 1M-deal account and never paid
+    # back on the engine's sub-second aggregates.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("SET jit = off")
+    cursor.close()
+    dbapi_connection.commit()
+
+
 def make_engine(url: str) -> Engine:
     """Create an engine for a storage URL.
 
@@ -55,4 +64,6 @@ def make_engine(url: str) -> Engine:
         ) from exc
     if backend == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        event.listen(engine, "connect", _postgresql_settings)
     return engine
