@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from ropilot.core.kpi.forgotten import forgotten_deals
+from ropilot.core.kpi.forgotten import forgotten_clients, forgotten_deals
 from ropilot.core.kpi.losses import losses
 from ropilot.core.kpi.registry import KpiContext
 from ropilot.core.reports.kpi_report import base_report, key_column
@@ -72,9 +72,45 @@ def forgotten_section(ctx: KpiContext, days: int, limit: int | None = None) -> S
     return add_names(ctx.store, ctx.account_id, section)
 
 
+def forgotten_clients_section(ctx: KpiContext, days: int, limit: int | None = None) -> Section:
+    """Client companies untouched for ``days`` (their deals and contacts included), no task."""
+    found = forgotten_clients(ctx.store, ctx.account_id, ctx.as_of, days=days)
+    shown = found if limit is None else found[:limit]
+    rows = [
+        {
+            "company": f.company_id,
+            "manager": f.responsible_id,
+            "last_touch_at": f.last_touch_at.astimezone(ctx.zone),
+            "idle_days": Decimal(str(round(f.idle_days, 4))),
+        }
+        for f in shown
+    ]
+    section = Section(
+        "forgotten_clients",
+        f"Забытые клиенты: без касаний {days} дн. и без будущей задачи",
+        f"Forgotten clients: untouched {days} days, no future task",
+        [
+            Column("company", "Контрагент", "Counterparty", key=True),
+            Column("manager", "Ответственный", "Responsible", key=True),
+            Column("last_touch_at", "Последнее касание", "Last touch", "datetime"),
+            Column("idle_days", "Без касаний (дн.)", "Idle (days)", "days"),
+        ],
+        rows,
+        [
+            "client = a company with a deal; last activity linked to it, its deals or its "
+            f"contacts (or its creation) before T − {days} days; no uncompleted task due after T "
+            "on any of them"
+        ],
+        [] if limit is None or len(found) <= limit else [f"{limit} of {len(found)} shown"],
+    )
+    return add_names(ctx.store, ctx.account_id, section)
+
+
 def forgotten_report(ctx: KpiContext, days: int = DEFAULT_FORGOTTEN_DAYS) -> Report:
-    """The ``forgotten`` report."""
-    return base_report(ctx, "forgotten", [forgotten_section(ctx, days)])
+    """The ``forgotten`` report: deals, then client companies."""
+    return base_report(
+        ctx, "forgotten", [forgotten_section(ctx, days), forgotten_clients_section(ctx, days)]
+    )
 
 
 def losses_section(ctx: KpiContext) -> Section:

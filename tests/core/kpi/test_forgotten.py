@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from ropilot.connectors.bundle.importer import import_bundle
-from ropilot.core.kpi.forgotten import forgotten_deals
+from ropilot.core.kpi.forgotten import forgotten_clients, forgotten_deals
 from ropilot.core.store import Store
 
 DATA = Path(__file__).parent / "data" / "forgotten"
@@ -41,3 +41,23 @@ def test_forgotten_deals_as_of_end_of_march(kpi_store: Store) -> None:
 def test_a_longer_threshold_keeps_only_the_oldest(kpi_store: Store) -> None:
     found = forgotten_deals(kpi_store, "f", AS_OF, days=28)  # cut-off 3 Mar 12:00
     assert [f.deal_id for f in found] == ["f1", "f10"]
+
+
+CLIENTS = Path(__file__).parent / "data" / "forgotten_clients"
+
+
+def test_forgotten_clients(store: Store) -> None:
+    """As of 31 March 2026 12:00 Moscow, 7 days (cut-off 24 March 12:00), by hand:
+    c1 touched directly on 28 Mar → no; c2 via its deal d2 on 10 Mar → forgotten; c3 via its
+    contact p3 on 30 Mar → no; c4 last touched 1 Mar but its deal's task is due 2 Apr → no;
+    c5 never touched → its creation 10 Jan → forgotten; c6 has no deal → not a client; c7 only
+    touched after T, no creation date → its first deal 1 Feb → forgotten; c8 touched 5 Mar, its
+    task due 5 Apr was completed on 20 Mar → forgotten. Oldest first: c5, c7, c8, c2.
+    """
+    import_bundle(store, CLIENTS)
+    found = forgotten_clients(store, "fc", AS_OF, days=7)
+    assert [f.company_id for f in found] == ["c5", "c7", "c8", "c2"]
+    c7 = found[1]
+    assert c7.last_touch_at == datetime(2026, 2, 1, 10, 0, tzinfo=MSK)
+    assert c7.responsible_id == "m2"
+    assert found[0].idle_days == pytest.approx(80 + 2 / 24)  # 10 Jan 10:00 → 31 Mar 12:00
