@@ -179,3 +179,49 @@ def test_unknown_period_is_a_configuration_error(
 ) -> None:
     assert main(["report", "kpi", "--period", "March"]) == 3
     assert "is not a period" in capsys.readouterr().err
+
+
+def test_reverse_funnel_in_the_plan_report(
+    account: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """History for March = December..February: the only deal won then is m2's d4 (30,000 on
+    28 Feb 23:30). m1 has no won deal: its check shrinks to the team's (north: m1, m2), which
+    shrinks to the company's — all 30,000 — so 200,000 ÷ 30,000 = 6.67 → 7 won deals. Nobody
+    sent offers, so offer→won has no rate and the funnel stops there, saying why."""
+    assert (
+        main(
+            [
+                "plan",
+                "create",
+                "march",
+                "--period",
+                "2026-03",
+                "--scope",
+                "manager:m1",
+                "--target",
+                "revenue=200000",
+            ]
+        )
+        == 0
+    )
+    doc = _json(
+        capsys,
+        [
+            "report",
+            "plan",
+            "--plan",
+            "march",
+            "--period",
+            "2026-03",
+            "--as-of",
+            "2026-03-16",
+            "--format",
+            "json",
+        ],
+    )
+    funnel = {r["keys"]["manager"]: r["figures"] for r in doc["sections"][1]["rows"]}
+    m1 = funnel["m1"]
+    assert m1["average_check"] == "30000.00"
+    assert m1["won"] == 7
+    assert m1["offers"] is None and m1["offer_won"] is None
+    assert m1["why"]

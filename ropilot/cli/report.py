@@ -273,18 +273,35 @@ def report_abcxyz(
     multiple=True,
     help="revenue (default), won_deals, calls, meetings, offers (repeat).",
 )
+@click.option(
+    "--calls-norm",
+    type=click.IntRange(min=1),
+    help="Calls per manager per working day (sales regulations): adds the headcount needed.",
+)
+@click.option("--no-funnel", is_flag=True, help="Leave out the plan's reverse funnel.")
 @pass_app
 def report_plan(
     app: AppContext,
     opts: ReportArgs,
     plan_name: str | None,
     metrics: tuple[str, ...],
+    calls_norm: int | None,
+    no_funnel: bool,
 ) -> None:
-    """Plan vs actual per manager and for the company, with the expected-by-now line."""
+    """Plan vs actual per manager and for the company, with the expected-by-now line, and the
+    revenue plan's reverse funnel (won deals, offers, meetings, calls per working day).
+    """
     from ropilot.core.reports.plan_report import plan_report
 
     ctx = opts.context(app)
-    opts.emit(app, plan_report(ctx, plan_name, list(metrics) or ["revenue"]))
+    report_obj = plan_report(
+        ctx,
+        plan_name,
+        list(metrics) or ["revenue"],
+        reverse_funnel=not no_funnel,
+        calls_norm=calls_norm,
+    )
+    opts.emit(app, report_obj)
 
 
 def _plan_for_morning(ctx: KpiContext, name: str | None) -> Any:

@@ -4,6 +4,8 @@ and, for revenue, the run-rate and weighted forecasts of the period.
 
 from __future__ import annotations
 
+from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from ropilot.core.errors import ConfigurationError
@@ -16,6 +18,8 @@ from ropilot.core.kpi.forecast import (
     weighted_forecast,
 )
 from ropilot.core.kpi.registry import KpiContext
+from ropilot.core.periods import Period, month
+from ropilot.core.plan_funnel import funnel_history, headcount, needed_headcount, plan_funnel
 from ropilot.core.plans.models import PlanDocument
 from ropilot.core.plans.progress import progress
 from ropilot.core.plans.store import list_plans, load_plan
@@ -140,7 +144,108 @@ def plan_section(ctx: KpiContext, document: PlanDocument, metric: str = "revenue
     return add_names(ctx.store, ctx.account_id, section)
 
 
-def plan_report(ctx: KpiContext, plan: str | None, metrics: list[str]) -> Report:
-    """The ``plan`` report: one section per metric."""
+def plan_report(
+    ctx: KpiContext,
+    plan: str | None,
+    metrics: list[str],
+    *,
+    reverse_funnel: bool = True,
+    calls_norm: int | None = None,
+) -> Report:
+    """The ``plan`` report: one section per metric, then the revenue plan's reverse funnel."""
     document = choose_plan(ctx, plan)
-    return base_report(ctx, "plan", [plan_section(ctx, document, m) for m in metrics])
+    sections = [plan_section(ctx, document, m) for m in metrics]
+    if reverse_funnel and "revenue" in metrics:
+        sections.append(
+            reverse_funnel_section(ctx, sections[metrics.index("revenue")].rows, calls_norm)
+        )
+    return base_report(ctx, "plan", sections)
+
+
+HISTORY_MONTHS = 3
+"""The reverse funnel's conversions come from the complete months before the plan period."""
+
+
+def _dec(value: Fraction | None, places: int = 6) -> Decimal | None:
+    if value is None:
+        return None
+    return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(
+        Decimal(1).scaleb(-places)
+    )
+
+
+def reverse_funnel_section(
+    ctx: KpiContext, plan_rows: list[dict[str, Any]], calls_norm: int | None = None
+) -> Section:
+    """Revenue plan → won deals → offers → meetings → calls per manager and working day, with
+    conversions from each manager's history (shrunk to the team's) and, with a calls-per-day
+    norm, the headcount the company plan needs.
+    """
+    first = ctx.period.first_day
+    start = month(first.year, first.month - HISTORY_MONTHS, ctx.zone)
+    last = month(first.year, first.month - 1, ctx.zone)
+    window = Period(start.first_day, last.end_day, ctx.zone, f"{start.label}..{last.label}")
+    history = funnel_history(ctx.store, ctx.account_id, window)
+    rows: list[dict[str, Any]] = []
+    notes: list[str] = []
+    for r in plan_rows:
+        plan_value = r.get("plan")
+        if plan_value is None or plan_value <= 0:
+            continue
+        manager = r.get("manager")
+        try:
+            pf = plan_funnel(history, ctx.period, plan_value, manager=manager)
+        except ConfigurationError as exc:
+            notes.append(f"{manager or 'company'}: {exc}")
+            continue
+        f = pf.funnel
+        row: dict[str, Any] = {
+            "manager": manager,
+            "plan": plan_value,
+            "average_check": pf.average_check.display,
+            "won": f.won.display,
+            "offer_won": _dec(pf.conversions["offer_won"].rate),
+            "offers": f.offers.display,
+            "meeting_offer": _dec(pf.conversions["meeting_offer"].rate),
+            "meetings": f.meetings.display,
+            "call_meeting": _dec(pf.conversions["call_meeting"].rate),
+            "calls": f.calls.display,
+            "working_days": f.working_days,
+            "calls_per_day": f.calls_per_day.display,
+            "why": next((s.reason for s in f.steps if s.reason), None),
+        }
+        if calls_norm and manager is None:
+            lines = headcount(f, {"calls": calls_norm})
+            row["headcount"] = needed_headcount(lines)
+        rows.append(row)
+    columns = [
+        Column("manager", "Менеджер", "Manager", key=True),
+        Column("plan", "План выручки", "Revenue plan", "money"),
+        Column("average_check", "Средний чек", "Average check", "money"),
+        Column("won", "Сделок", "Won deals", "count"),
+        Column("offer_won", "КП→сделка", "Offer→won", "ratio"),
+        Column("offers", "КП", "Offers", "count"),
+        Column("meeting_offer", "Встреча→КП", "Meeting→offer", "ratio"),
+        Column("meetings", "Встреч", "Meetings", "count"),
+        Column("call_meeting", "Звонок→встреча", "Call→meeting", "ratio"),
+        Column("calls", "Звонков", "Calls", "count"),
+        Column("working_days", "Раб. дней", "Working days", "count"),
+        Column("calls_per_day", "Звонков в день", "Calls per day", "count"),
+    ]
+    if calls_norm:
+        columns.append(Column("headcount", "Нужно менеджеров", "Headcount needed", "count"))
+    columns.append(Column("why", "Почему нет значения", "Why missing"))
+    section = Section(
+        "reverse_funnel",
+        "Обратная воронка плана",
+        "Reverse funnel of the plan",
+        columns,
+        rows,
+        [
+            f"conversions from {window.label}: won deals ÷ offers, offers ÷ meetings, meetings "
+            f"÷ calls, activities shifted earlier by the median cycle ({history.cycle_days} "
+            "days); a manager's rates shrunk towards the team's; counts rounded up for display",
+        ],
+        notes,
+    )
+    return add_names(ctx.store, ctx.account_id, section)
