@@ -16,6 +16,7 @@ from ropilot.core.kpi import outcomes as outcomes_mod
 from ropilot.core.kpi.lineage import deal_records
 from ropilot.core.kpi.registry import Keys, KpiContext, KpiDefinition, KpiRow
 from ropilot.core.kpi.scope import closed_in
+from ropilot.core.periods import Period, month
 from ropilot.core.store.schema import accounts, deals
 
 
@@ -343,3 +344,91 @@ BUILTIN_KPIS.append(
         ACTIVITY_DIMENSIONS,
     )
 )
+
+
+# -- velocity, required coverage, activity per working day ------------------------------------
+
+LOOKBACK_MONTHS = 3
+"""Win rate, average deal and cycle for velocity and required coverage: the complete months
+before the period."""
+
+
+def lookback(ctx: KpiContext) -> Period:
+    """The ``LOOKBACK_MONTHS`` complete calendar months before the context's period."""
+    first = ctx.period.first_day
+    start = month(first.year, first.month - LOOKBACK_MONTHS, ctx.zone)
+    last = month(first.year, first.month - 1, ctx.zone)
+    return Period(start.first_day, last.end_day, ctx.zone, f"{start.label}..{last.label}")
+
+
+def _velocity(ctx: KpiContext) -> list[Any]:
+    from ropilot.core.kpi.forecast import pipeline_velocity
+
+    return ctx.cached(
+        "velocity",
+        lambda: pipeline_velocity(ctx.store, ctx.account_id, ctx.as_of, lookback(ctx), by=ctx.by),
+    )
+
+
+def _required_coverage(ctx: KpiContext) -> list[KpiRow]:
+    rows = ctx.cached(
+        "outcomes:lookback",
+        lambda: outcomes_mod.outcomes(ctx.store, ctx.account_id, lookback(ctx), by=ctx.by),
+    )
+    return [KpiRow(r.keys, None if not r.win_rate else 1 / r.win_rate) for r in rows]
+
+
+def _per_day(kind: str) -> Callable[[KpiContext], list[KpiRow]]:
+    def compute(ctx: KpiContext) -> list[KpiRow]:
+        from ropilot.core.kpi.activity import activity_rates
+
+        rows = ctx.cached(
+            "activity_rates",
+            lambda: activity_rates(ctx.store, ctx.account_id, ctx.period, ctx.by or ()),
+        )
+        return [KpiRow(r.keys, r.per_day.get(kind)) for r in rows]
+
+    return compute
+
+
+BUILTIN_KPIS += [
+    KpiDefinition(
+        "velocity",
+        "Скорость воронки (₽/день)",
+        "Pipeline velocity (per day)",
+        "money",
+        _rows(_velocity, "velocity"),
+        None,
+        "open deals at --as-of × win rate × average check ÷ mean cycle (days), the last three "
+        "complete months before the period",
+    ),
+    KpiDefinition(
+        "required_coverage",
+        "Нужное покрытие",
+        "Required coverage",
+        "multiple",
+        _required_coverage,
+        None,
+        "1 ÷ win rate by count of the three complete months before the period",
+    ),
+    KpiDefinition(
+        "calls_per_day",
+        "Звонков в рабочий день",
+        "Calls per working day",
+        "number",
+        _per_day("call"),
+        _activity_explain("call"),
+        "calls ÷ working days of the period (production calendar)",
+        ACTIVITY_DIMENSIONS,
+    ),
+    KpiDefinition(
+        "meetings_per_day",
+        "Встреч в рабочий день",
+        "Meetings per working day",
+        "number",
+        _per_day("meeting"),
+        _activity_explain("meeting"),
+        "meetings ÷ working days of the period (production calendar)",
+        ACTIVITY_DIMENSIONS,
+    ),
+]

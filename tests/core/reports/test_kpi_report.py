@@ -112,3 +112,15 @@ def test_csv_and_xlsx(kpi_store: Store, tmp_path: Path) -> None:
     assert sheet["C2"].value == 100000 and sheet["C2"].number_format == "#,##0.00"
     with pytest.raises(ConfigurationError, match="--out"):
         write_report(report, "xlsx", "en", None)
+
+
+def test_velocity_and_required_coverage_kpis(store: Store) -> None:
+    """The velocity bundle (tests/core/kpi/test_forecast.py): for April 2026 the lookback is
+    January–March = 2026-Q1, where the win rate is 0.25, the average check 25,000 and the mean
+    cycle 90 days; as of 1 April 12:00, 45 deals are open → 45 × 0.25 × 25,000 ÷ 90 = 3,125.00
+    per day; required coverage 1 ÷ 0.25 = 4."""
+    import_bundle(store, Path(__file__).parents[1] / "kpi" / "data" / "pipeline" / "velocity")
+    ctx = make_context(store, "v", "2026-04", as_of="2026-04-01T12:00", now=NOW)
+    report = kpi_report(KpiCatalogue(BUILTIN_KPIS), ctx, ["velocity", "required_coverage"])
+    (row,) = report.to_dict()["sections"][0]["rows"]
+    assert row["figures"] == {"velocity": "3125.00", "required_coverage": "4.0000"}
