@@ -130,6 +130,11 @@ def _parse_where(items: tuple[str, ...]) -> dict[str, str | None]:
     multiple=True,
     help="With --explain: the group to explain, DIMENSION=VALUE (repeat for several --by).",
 )
+@click.option(
+    "--grain",
+    type=click.Choice(["day", "week", "month", "quarter", "year"]),
+    help="Also cut by period: one row per day/week/month/quarter/year of --period.",
+)
 @click.option("--list", "list_kpis", is_flag=True, help="List the KPIs you can ask for.")
 @pass_app
 def report_kpi(
@@ -138,6 +143,7 @@ def report_kpi(
     kpis: str,
     explain: bool,
     where: tuple[str, ...],
+    grain: str | None,
     list_kpis: bool,
 ) -> None:
     """KPIs per group: revenue, won/lost, average check, win rates, cycle, pipeline, forecast.
@@ -167,7 +173,7 @@ def report_kpi(
             )
         opts.emit(app, explain_report(catalogue, ctx, names, keys))
         return
-    opts.emit(app, kpi_report(catalogue, ctx, names))
+    opts.emit(app, kpi_report(catalogue, ctx, names, grain))
 
 
 @report.command("forgotten")

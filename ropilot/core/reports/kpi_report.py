@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from ropilot.core.kpi.registry import KpiCatalogue, KpiContext, KpiDefinition, compute_table
+from ropilot.core.periods import buckets
 from ropilot.core.reports.model import Column, Report, Section, Unit
 from ropilot.core.reports.names import add_names
 
@@ -55,13 +57,33 @@ def base_report(ctx: KpiContext, name: str, sections: list[Section]) -> Report:
     )
 
 
-def kpi_section(ctx: KpiContext, definitions: Sequence[KpiDefinition]) -> Section:
-    """One row per group of ``ctx.by`` with every KPI of ``definitions``."""
-    table = compute_table(ctx, definitions)
+def bucket_contexts(ctx: KpiContext, grain: str) -> list[KpiContext]:
+    """One context per day/week/month/quarter/year of the period (cut to it); each bucket's
+    as-of moment is the context's, or the bucket's last moment when the bucket is over.
+    """
+    out = []
+    for b in buckets(ctx.period, grain):
+        moment = min(ctx.as_of, b.end - timedelta(microseconds=1))
+        out.append(replace(ctx, period=b, as_of=moment, _cache={}, _locks={}))
+    return out
+
+
+def kpi_section(
+    ctx: KpiContext, definitions: Sequence[KpiDefinition], grain: str | None = None
+) -> Section:
+    """One row per group of ``ctx.by`` (and per period bucket with ``grain``) with every KPI."""
     columns = [key_column(b) for b in ctx.by] + [
         Column(d.name, d.title_ru, d.title_en, d.unit) for d in definitions
     ]
-    rows = [{**keys, **values} for keys, values in table]
+    if grain is None:
+        rows = [{**keys, **values} for keys, values in compute_table(ctx, definitions)]
+    else:
+        columns.insert(0, key_column("bucket"))
+        rows = [
+            {"bucket": sub.period.label, **keys, **values}
+            for sub in bucket_contexts(ctx, grain)
+            for keys, values in compute_table(sub, definitions)
+        ]
     section = Section("kpi", "Показатели", "KPIs", columns, rows, conventions_of(definitions))
     return add_names(ctx.store, ctx.account_id, section)
 
@@ -76,11 +98,16 @@ def conventions_of(definitions: Sequence[KpiDefinition]) -> list[str]:
 
 
 def kpi_report(
-    catalogue: KpiCatalogue, ctx: KpiContext, names: Sequence[str] | None = None
+    catalogue: KpiCatalogue,
+    ctx: KpiContext,
+    names: Sequence[str] | None = None,
+    grain: str | None = None,
 ) -> Report:
-    """The ``kpi`` report: chosen KPIs (a default set when ``names`` is empty)."""
+    """The ``kpi`` report: chosen KPIs (a default set when ``names`` is empty), per period
+    bucket when ``grain`` is given (day, week, month, quarter, year).
+    """
     definitions = catalogue.select(list(names) if names else list(DEFAULT_KPIS))
-    return base_report(ctx, "kpi", [kpi_section(ctx, definitions)])
+    return base_report(ctx, "kpi", [kpi_section(ctx, definitions, grain)])
 
 
 _RECORD_UNITS: dict[str, Unit] = {

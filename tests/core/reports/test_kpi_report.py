@@ -124,3 +124,16 @@ def test_velocity_and_required_coverage_kpis(store: Store) -> None:
     report = kpi_report(KpiCatalogue(BUILTIN_KPIS), ctx, ["velocity", "required_coverage"])
     (row,) = report.to_dict()["sections"][0]["rows"]
     assert row["figures"] == {"velocity": "3125.00", "required_coverage": "4.0000"}
+
+
+def test_kpis_by_month(kpi_store: Store) -> None:
+    """Q1 2026 by month: January nothing; February d4 won 30,000 (28 Feb 23:30 Moscow);
+    March 100,000 with 3 won and 2 lost (as above)."""
+    ctx = make_context(kpi_store, "k", "2026-Q1", now=NOW)
+    report = kpi_report(KpiCatalogue(BUILTIN_KPIS), ctx, ["revenue", "won", "lost"], "month")
+    rows = {r["keys"]["bucket"]: r["figures"] for r in report.to_dict()["sections"][0]["rows"]}
+    assert rows == {
+        "2026-01": {"revenue": "0.00", "won": 0, "lost": 0},
+        "2026-02": {"revenue": "30000.00", "won": 1, "lost": 0},
+        "2026-03": {"revenue": "100000.00", "won": 3, "lost": 2},
+    }
