@@ -40,6 +40,14 @@ def _json(capsys: pytest.CaptureFixture[str], argv: list[str]) -> dict:  # type:
     return json.loads(capsys.readouterr().out)  # type: ignore[no-any-return]
 
 
+def _march_plan_report(capsys: pytest.CaptureFixture[str]) -> dict:  # type: ignore[type-arg]
+    """Plan m1 200,000 for March 2026, then `report plan` as of 16 March in JSON."""
+    argv = "plan create march --period 2026-03 --scope manager:m1 --target revenue=200000"
+    assert main(argv.split()) == 0
+    report = "report plan --plan march --period 2026-03 --as-of 2026-03-16 --format json"
+    return _json(capsys, report.split())
+
+
 def test_report_kpi_json_by_manager(account: Path, capsys: pytest.CaptureFixture[str]) -> None:
     doc = _json(
         capsys, ["report", "kpi", "--period", "2026-03", "--by", "manager", "--format", "json"]
@@ -52,37 +60,7 @@ def test_report_kpi_json_by_manager(account: Path, capsys: pytest.CaptureFixture
 
 
 def test_plan_vs_fact_mid_month(account: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert (
-        main(
-            [
-                "plan",
-                "create",
-                "march",
-                "--period",
-                "2026-03",
-                "--scope",
-                "manager:m1",
-                "--target",
-                "revenue=200000",
-            ]
-        )
-        == 0
-    )
-    doc = _json(
-        capsys,
-        [
-            "report",
-            "plan",
-            "--plan",
-            "march",
-            "--period",
-            "2026-03",
-            "--as-of",
-            "2026-03-16",
-            "--format",
-            "json",
-        ],
-    )
+    doc = _march_plan_report(capsys)
     rows = {r["keys"]["manager"]: r["figures"] for r in doc["sections"][0]["rows"]}
     m1 = rows["m1"]
     assert m1["plan"] == "200000.00"
@@ -188,37 +166,7 @@ def test_reverse_funnel_in_the_plan_report(
     28 Feb 23:30). m1 has no won deal: its check shrinks to the team's (north: m1, m2), which
     shrinks to the company's — all 30,000 — so 200,000 ÷ 30,000 = 6.67 → 7 won deals. Nobody
     sent offers, so offer→won has no rate and the funnel stops there, saying why."""
-    assert (
-        main(
-            [
-                "plan",
-                "create",
-                "march",
-                "--period",
-                "2026-03",
-                "--scope",
-                "manager:m1",
-                "--target",
-                "revenue=200000",
-            ]
-        )
-        == 0
-    )
-    doc = _json(
-        capsys,
-        [
-            "report",
-            "plan",
-            "--plan",
-            "march",
-            "--period",
-            "2026-03",
-            "--as-of",
-            "2026-03-16",
-            "--format",
-            "json",
-        ],
-    )
+    doc = _march_plan_report(capsys)
     funnel = {r["keys"]["manager"]: r["figures"] for r in doc["sections"][1]["rows"]}
     m1 = funnel["m1"]
     assert m1["average_check"] == "30000.00"
