@@ -60,7 +60,12 @@ def _lines_report(doc: Any, acc: str, currency: str, zone: Any, title: str) -> R
             }
             for ln in doc.lines
         ],
-        ["money to the kopeck; counts exact to 1e-4, rounded up only for display"],
+        [
+            (
+                "деньги до копейки; количества точно до 1e-4, вверх округляются только для показа",
+                "money to the kopeck; counts exact to 1e-4, rounded up only for display",
+            )
+        ],
     )
     return Report("plan", acc, currency, str(zone), datetime.now(zone), [section])
 
@@ -486,8 +491,12 @@ def plan_replan(
             for r in rows
         ],
         [
-            "first row: the company; remaining = plan − actual (never below 0) ÷ working days "
-            "left after the as-of day (production calendar minus absences)"
+            (
+                "первая строка — компания; осталось = план − факт (не меньше 0) ÷ рабочие дни "
+                "после даты (производственный календарь без отсутствий)",
+                "first row: the company; remaining = plan − actual (never below 0) ÷ working "
+                "days left after the as-of day (production calendar minus absences)",
+            )
         ],
     )
     report = Report(

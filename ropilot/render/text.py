@@ -57,6 +57,6 @@ def dumps(report: Report, lang: Lang, width: int | None = None) -> str:
     console.print(head, highlight=False)
     for section in report.sections:
         console.print(section_table(section, lang))
-        for note in [*section.conventions, *section.notes]:
+        for note in section.texts(lang):
             console.print(f"  {note}", highlight=False)
     return buf.getvalue()

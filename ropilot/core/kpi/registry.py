@@ -93,6 +93,8 @@ class KpiDefinition:
     convention: str | None = None
     dimensions: tuple[str, ...] | None = None
     description: str = ""
+    convention_ru: str | None = None
+    """The convention in Russian (reports show it with ``--lang ru``)."""
 
     def title(self, lang: str) -> str:
         return self.title_ru if lang == "ru" else self.title_en

@@ -8,7 +8,7 @@ from ropilot.core.kpi.abcxyz import abc_xyz, abc_xyz_matrix
 from ropilot.core.kpi.registry import KpiContext
 from ropilot.core.periods import Period, buckets
 from ropilot.core.reports.kpi_report import base_report
-from ropilot.core.reports.model import Column, Report, Section
+from ropilot.core.reports.model import Column, Report, Section, Text
 from ropilot.core.reports.names import add_names
 
 
@@ -44,10 +44,20 @@ def _matrix(
         ],
         rows,
         [
-            f"ABC over {abc_window.label}: companies with revenue > 0, revenue ↓, ties by "
-            "id; class by the cumulative share before the company: < 80 % A, < 95 % B, else C",
-            f"XYZ over {xyz_window.label} ({months} months, none = 0): CV = "
-            "population σ ÷ mean; X ≤ 10 %, Y ≤ 25 %, Z above; < 3 months with revenue → none",
+            (
+                f"ABC за {abc_window.label}: компании с выручкой > 0, по убыванию выручки, при "
+                "равенстве по id; класс по накопленной доле до компании: < 80 % A, < 95 % B, "
+                "иначе C",
+                f"ABC over {abc_window.label}: companies with revenue > 0, revenue ↓, ties by "
+                "id; class by the cumulative share before the company: < 80 % A, < 95 % B, else C",
+            ),
+            (
+                f"XYZ за {xyz_window.label} ({months} мес., месяц без продаж = 0): коэффициент "
+                "вариации = σ генеральной совокупности ÷ среднее; X ≤ 10 %, Y ≤ 25 %, Z выше; "
+                "< 3 месяцев с выручкой → без класса",
+                f"XYZ over {xyz_window.label} ({months} months, none = 0): CV = "
+                "population σ ÷ mean; X ≤ 10 %, Y ≤ 25 %, Z above; < 3 months with revenue → none",
+            ),
         ],
     )
 
@@ -80,10 +90,15 @@ def abcxyz_sections(
                 "xyz": c.xyz.xyz if c.xyz else None,
             }
         )
-    notes = (
+    notes: list[Text] = (
         []
         if limit is None or len(result.clients) <= limit
-        else [f"{limit} of {len(result.clients)} clients shown"]
+        else [
+            (
+                f"показаны {limit} из {len(result.clients)} клиентов",
+                f"{limit} of {len(result.clients)} clients shown",
+            )
+        ]
     )
     listing = Section(
         "abcxyz_clients",

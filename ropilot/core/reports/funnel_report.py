@@ -69,8 +69,12 @@ def snapshot_section(
         _conversion_columns(ctx.by, False),
         _conversion_rows(rows, ctx.by),
         [
-            f"stage conversion: snapshot, {reading} reading — deals first reaching k + 1 in the "
-            "period ÷ deals first reaching k in the period (may exceed 100 %)"
+            (
+                f"конверсия этапов: срез, прочтение {reading} — сделки, впервые дошедшие до k + 1 "
+                "в периоде ÷ впервые дошедшие до k в периоде (может быть больше 100 %)",
+                f"stage conversion: snapshot, {reading} reading — deals first reaching k + 1 in "
+                "the period ÷ deals first reaching k in the period (may exceed 100 %)",
+            )
         ],
     )
     return add_names(ctx.store, ctx.account_id, section)
@@ -94,6 +98,7 @@ def cohort_section(
         reading=reading,  # type: ignore[arg-type]
     )
     horizon = "no horizon" if horizon_days is None else f"horizon {horizon_days} days"
+    horizon_ru = "без горизонта" if horizon_days is None else f"горизонт {horizon_days} дн."
     section = Section(
         "funnel_cohort",
         "Воронка: когорта периода",
@@ -101,8 +106,12 @@ def cohort_section(
         _conversion_columns(ctx.by, True),
         _conversion_rows(rows, ctx.by),
         [
-            f"stage conversion: cohort, {reading} reading, {horizon} from each deal's reaching k "
-            "(inclusive), history up to --as-of"
+            (
+                f"конверсия этапов: когорта, прочтение {reading}, {horizon_ru} от достижения k "
+                "каждой сделкой (включительно), история до --as-of",
+                f"stage conversion: cohort, {reading} reading, {horizon} from each deal's reaching "
+                "k (inclusive), history up to --as-of",
+            )
         ],
     )
     return add_names(ctx.store, ctx.account_id, section)
@@ -134,7 +143,12 @@ def stage_time_section(ctx: KpiContext, pipeline_id: str | None = None) -> Secti
             }
             for r in rows
         ],
-        ["time in stage: one sample per visit, from entering to the next stage change"],
+        [
+            (
+                "время на этапе: одно значение на визит, от входа до следующей смены этапа",
+                "time in stage: one sample per visit, from entering to the next stage change",
+            )
+        ],
     )
     return add_names(ctx.store, ctx.account_id, section)
 

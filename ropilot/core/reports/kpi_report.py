@@ -9,7 +9,7 @@ from typing import Any
 
 from ropilot.core.kpi.registry import KpiCatalogue, KpiContext, KpiDefinition, compute_table
 from ropilot.core.periods import buckets
-from ropilot.core.reports.model import Column, Report, Section, Unit
+from ropilot.core.reports.model import Column, Report, Section, Text, Unit
 from ropilot.core.reports.names import add_names
 
 DEFAULT_KPIS = (
@@ -88,13 +88,18 @@ def kpi_section(
     return add_names(ctx.store, ctx.account_id, section)
 
 
-def conventions_of(definitions: Sequence[KpiDefinition]) -> list[str]:
-    """``"revenue, won: outcome by …"``: each convention once, with the KPIs that follow it."""
-    grouped: dict[str, list[str]] = {}
+def conventions_of(definitions: Sequence[KpiDefinition]) -> list[Text]:
+    """``"revenue, won: outcome by …"``: each convention once, with the KPIs that follow it,
+    in Russian and English.
+    """
+    grouped: dict[tuple[str, str], list[str]] = {}
     for d in definitions:
         if d.convention:
-            grouped.setdefault(d.convention, []).append(d.name)
-    return [f"{', '.join(names)}: {conv}" for conv, names in grouped.items()]
+            grouped.setdefault((d.convention_ru or d.convention, d.convention), []).append(d.name)
+    return [
+        (f"{', '.join(names)}: {ru}", f"{', '.join(names)}: {en}")
+        for (ru, en), names in grouped.items()
+    ]
 
 
 def kpi_report(
@@ -148,8 +153,11 @@ def explain_report(
             f"{d.title_en} — records ({group})",
             columns,
             records,
-            [d.convention] if d.convention else [],
-            [f"value = {value}", f"records = {len(records)}"],
+            [(d.convention_ru or d.convention, d.convention)] if d.convention else [],
+            [
+                (f"значение = {value}", f"value = {value}"),
+                (f"записей = {len(records)}", f"records = {len(records)}"),
+            ],
         )
         sections.append(section)
     return base_report(ctx, "explain", sections)

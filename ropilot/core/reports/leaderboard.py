@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from ropilot.core.kpi.outcomes import outcomes
 from ropilot.core.kpi.registry import KpiContext
-from ropilot.core.reports.model import Column, Section
+from ropilot.core.reports.model import Column, Section, Text
 from ropilot.core.store.schema import managers
 
 
@@ -68,13 +68,22 @@ def leaderboard_section(ctx: KpiContext, limit: int | None = None) -> Section:
         Column("average_check", "Средний чек", "Average check", "money"),
         Column("win_rate", "Конверсия в успех", "Win rate", "ratio"),
     ]
-    notes = [] if limit is None or total <= limit else [f"top {limit} of {total}"]
+    notes: list[Text] = (
+        []
+        if limit is None or total <= limit
+        else [(f"первые {limit} из {total}", f"top {limit} of {total}")]
+    )
     return Section(
         "leaderboard",
         "Рейтинг менеджеров",
         "Leaderboard",
         columns,
         rows,
-        ["active managers, role ≠ assistant; revenue ↓, won ↓, id"],
+        [
+            (
+                "активные менеджеры, кроме ассистентов; выручка ↓, выиграно ↓, id",
+                "active managers, role ≠ assistant; revenue ↓, won ↓, id",
+            )
+        ],
         notes,
     )

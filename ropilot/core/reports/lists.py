@@ -64,10 +64,21 @@ def forgotten_section(ctx: KpiContext, days: int, limit: int | None = None) -> S
         columns,
         rows,
         [
-            "forgotten: open at T in the stage held at T; last activity (any type) or creation "
-            f"before T − {days} days; no uncompleted task due after T"
+            (
+                "забытая: открыта на дату в этапе, где была на дату; последняя активность (любого "
+                f"типа) или создание раньше даты − {days} дн.; нет невыполненной задачи после даты",
+                "forgotten: open at T in the stage held at T; last activity (any type) or creation "
+                f"before T − {days} days; no uncompleted task due after T",
+            )
         ],
-        [] if limit is None or total <= limit else [f"{limit} of {total} shown, oldest first"],
+        []
+        if limit is None or total <= limit
+        else [
+            (
+                f"показаны {limit} из {total}, самые давние первыми",
+                f"{limit} of {total} shown, oldest first",
+            )
+        ],
     )
     return add_names(ctx.store, ctx.account_id, section)
 
@@ -97,11 +108,18 @@ def forgotten_clients_section(ctx: KpiContext, days: int, limit: int | None = No
         ],
         rows,
         [
-            "client = a company with a deal; last activity linked to it, its deals or its "
-            f"contacts (or its creation) before T − {days} days; no uncompleted task due after T "
-            "on any of them"
+            (
+                "клиент = компания со сделкой; последняя активность по ней, её сделкам или "
+                f"контактам (или её создание) раньше даты − {days} дн.; ни у кого из них нет "
+                "невыполненной задачи после даты",
+                "client = a company with a deal; last activity linked to it, its deals or its "
+                f"contacts (or its creation) before T − {days} days; no uncompleted task due "
+                "after T on any of them",
+            )
         ],
-        [] if limit is None or len(found) <= limit else [f"{limit} of {len(found)} shown"],
+        []
+        if limit is None or len(found) <= limit
+        else [(f"показаны {limit} из {len(found)}", f"{limit} of {len(found)} shown")],
     )
     return add_names(ctx.store, ctx.account_id, section)
 
@@ -144,8 +162,12 @@ def losses_section(ctx: KpiContext) -> Section:
         columns,
         rows,
         [
-            "loss stage: the stage left on the last move into lost (— when created lost); "
-            "empty reason = —; amount in the account currency"
+            (
+                "этап потери: этап, из которого сделку последний раз перевели в «проиграно» "
+                "(— если создана проигранной); пустая причина = —; сумма в валюте аккаунта",
+                "loss stage: the stage left on the last move into lost (— when created lost); "
+                "empty reason = —; amount in the account currency",
+            )
         ],
     )
     return add_names(ctx.store, ctx.account_id, section)

@@ -28,6 +28,17 @@ JSON_PLACES: dict[str, int] = {"money": 2, "ratio": 6, "days": 4, "hours": 4, "n
 JSON_PLACES["multiple"] = 4
 
 
+Text = str | tuple[str, str]
+"""A text in English, or a (Russian, English) pair."""
+
+
+def in_lang(text: Text, lang: Lang) -> str:
+    """The text in ``lang``."""
+    if isinstance(text, tuple):
+        return text[0] if lang == "ru" else text[1]
+    return text
+
+
 @dataclass(frozen=True)
 class Column:
     """One column: ``key`` columns hold dimension values, the others named figures."""
@@ -51,12 +62,17 @@ class Section:
     title_en: str
     columns: list[Column]
     rows: list[dict[str, Any]] = field(default_factory=list)
-    conventions: list[str] = field(default_factory=list)
-    """Labels of the conventions the figures follow (e.g. "stage conversion: funnel reading")."""
-    notes: list[str] = field(default_factory=list)
+    conventions: list[Text] = field(default_factory=list)
+    """Labels of the conventions the figures follow (e.g. "stage conversion: funnel reading"),
+    each in English or as a (Russian, English) pair."""
+    notes: list[Text] = field(default_factory=list)
 
     def title(self, lang: Lang) -> str:
         return self.title_ru if lang == "ru" else self.title_en
+
+    def texts(self, lang: Lang) -> list[str]:
+        """Conventions and notes in ``lang`` (English where no Russian is given)."""
+        return [in_lang(t, lang) for t in [*self.conventions, *self.notes]]
 
     @property
     def key_columns(self) -> list[Column]:
@@ -115,8 +131,10 @@ def _section_dict(section: Section) -> dict[str, Any]:
     return {
         "name": section.name,
         "title": {"ru": section.title_ru, "en": section.title_en},
-        "conventions": list(section.conventions),
-        "notes": list(section.notes),
+        "conventions": [in_lang(t, "en") for t in section.conventions],
+        "conventions_ru": [in_lang(t, "ru") for t in section.conventions],
+        "notes": [in_lang(t, "en") for t in section.notes],
+        "notes_ru": [in_lang(t, "ru") for t in section.notes],
         "columns": [
             {
                 "name": c.name,

@@ -84,10 +84,23 @@ def forecast_section(ctx: KpiContext, plan_total: Decimal | None) -> Section:
         columns,
         rows,
         [
-            "run-rate = actual ÷ elapsed working days × working days (production calendar)",
-            "weighted = Σ amount × stage probability of deals open at --as-of expected to close "
-            "in the period; pipeline due = their amount",
-            f"coverage = pipeline due ÷ remaining plan; required = 1 ÷ win rate of {window.label}",
+            (
+                "по темпу = факт ÷ прошедшие рабочие дни × все рабочие дни (производственный "
+                "календарь)",
+                "run-rate = actual ÷ elapsed working days × working days (production calendar)",
+            ),
+            (
+                "взвешенный = Σ сумма × вероятность этапа по сделкам, открытым на --as-of, с "
+                "ожидаемой датой закрытия в периоде; воронка к закрытию = их сумма",
+                "weighted = Σ amount × stage probability of deals open at --as-of expected to "
+                "close in the period; pipeline due = their amount",
+            ),
+            (
+                f"покрытие = воронка к закрытию ÷ остаток плана; нужное = 1 ÷ конверсия за "
+                f"{window.label}",
+                f"coverage = pipeline due ÷ remaining plan; required = 1 ÷ win rate of "
+                f"{window.label}",
+            ),
         ],
     )
 
@@ -125,7 +138,7 @@ def morning_report(
         total = len(section.rows)
         section.rows = section.rows[:limit]
         if total > limit:
-            section.notes.append(f"top {limit} of {total}")
+            section.notes.append((f"первые {limit} из {total}", f"top {limit} of {total}"))
         return [section]
 
     tasks: list[Callable[[], list[Section]]] = [plan_and_forecast]

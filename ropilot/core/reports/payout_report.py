@@ -18,7 +18,7 @@ from ropilot.core.motivation.statement import scheme_for_manager
 from ropilot.core.plans.dayplan import plan_for
 from ropilot.core.plans.models import PlanDocument
 from ropilot.core.reports.kpi_report import base_report
-from ropilot.core.reports.model import Column, Report, Section
+from ropilot.core.reports.model import Column, Report, Section, Text
 from ropilot.core.store.schema import managers
 
 PLAN_METRIC = {
@@ -126,7 +126,11 @@ def payout_report(
                 "total": statement.total,
             }
         )
-    notes = [f"no scheme for: {', '.join(skipped)}"] if skipped else []
+    notes: list[Text] = (
+        [(f"нет схемы для: {', '.join(skipped)}", f"no scheme for: {', '.join(skipped)}")]
+        if skipped
+        else []
+    )
     return base_report(
         ctx,
         "payout",
@@ -144,9 +148,14 @@ def payout_report(
                 ],
                 totals,
                 [
-                    "bonus = base × Σ weight × coefficient (0 / 0.5 / 1.5 at min / optimal / max), "
-                    "cut by failing gates; commission by the scheme's tiers; lines rounded to the "
-                    "kopeck, totals are sums of rounded lines"
+                    (
+                        "бонус = база × Σ вес × коэффициент (0 / 0,5 / 1,5 на минимуме / "
+                        "оптимуме / максимуме), урезается невыполненными условиями; комиссия по "
+                        "шкале схемы; строки округлены до копейки, итоги — суммы строк",
+                        "bonus = base × Σ weight × coefficient (0 / 0.5 / 1.5 at min / optimal / "
+                        "max), cut by failing gates; commission by the scheme's tiers; lines "
+                        "rounded to the kopeck, totals are sums of rounded lines",
+                    )
                 ],
                 notes,
             ),

@@ -24,7 +24,7 @@ from ropilot.core.plans.models import PlanDocument
 from ropilot.core.plans.progress import progress
 from ropilot.core.plans.store import list_plans, load_plan
 from ropilot.core.reports.kpi_report import base_report
-from ropilot.core.reports.model import Column, Report, Section, Unit
+from ropilot.core.reports.model import Column, Report, Section, Text, Unit
 from ropilot.core.reports.names import add_names
 
 
@@ -136,9 +136,16 @@ def plan_section(ctx: KpiContext, document: PlanDocument, metric: str = "revenue
         columns,
         rows,
         [
-            "first row: the company; expected by now = the plan of the working days up to the "
-            "as-of day included (production calendar minus absences)",
-            "attainment = actual ÷ plan; pace = actual ÷ expected",
+            (
+                "первая строка — компания; ожидалось к дате = план рабочих дней по дату "
+                "включительно (производственный календарь без отсутствий)",
+                "first row: the company; expected by now = the plan of the working days up to "
+                "the as-of day included (production calendar minus absences)",
+            ),
+            (
+                "выполнение = факт ÷ план; темп = факт ÷ ожидалось к дате",
+                "attainment = actual ÷ plan; pace = actual ÷ expected",
+            ),
         ],
     )
     return add_names(ctx.store, ctx.account_id, section)
@@ -187,7 +194,7 @@ def reverse_funnel_section(
     window = Period(start.first_day, last.end_day, ctx.zone, f"{start.label}..{last.label}")
     history = funnel_history(ctx.store, ctx.account_id, window)
     rows: list[dict[str, Any]] = []
-    notes: list[str] = []
+    notes: list[Text] = []
     for r in plan_rows:
         plan_value = r.get("plan")
         if plan_value is None or plan_value <= 0:
@@ -242,9 +249,15 @@ def reverse_funnel_section(
         columns,
         rows,
         [
-            f"conversions from {window.label}: won deals ÷ offers, offers ÷ meetings, meetings "
-            f"÷ calls, activities shifted earlier by the median cycle ({history.cycle_days} "
-            "days); a manager's rates shrunk towards the team's; counts rounded up for display",
+            (
+                f"конверсии за {window.label}: сделки ÷ КП, КП ÷ встречи, встречи ÷ звонки, "
+                f"активности сдвинуты раньше на медианный цикл ({history.cycle_days} дн.); "
+                "конверсии менеджера подтянуты к командным; счёт округлён вверх для показа",
+                f"conversions from {window.label}: won deals ÷ offers, offers ÷ meetings, "
+                f"meetings ÷ calls, activities shifted earlier by the median cycle "
+                f"({history.cycle_days} days); a manager's rates shrunk towards the team's; "
+                "counts rounded up for display",
+            )
         ],
         notes,
     )

@@ -39,7 +39,12 @@ def snapshot_report(ctx: KpiContext) -> Report:
             }
             for r in rows
         ],
-        ["one snapshot per period and day (taking it again the same day replaces it)"],
+        [
+            (
+                "один снимок на период и день (повторный снимок в тот же день заменяет его)",
+                "one snapshot per period and day (taking it again the same day replaces it)",
+            )
+        ],
     )
     return base_report(ctx, "snapshot", [add_names(ctx.store, ctx.account_id, section)])
 
@@ -79,8 +84,15 @@ def accuracy_report(ctx: KpiContext, method: str = "weighted", day: str | None =
             for r in rows
         ],
         [
-            "accuracy = 1 − |actual − forecast| ÷ actual; bias = forecast − actual (+ = over)",
-            "weighted forecast = won by the snapshot + weighted open pipeline then",
+            (
+                "точность = 1 − |факт − прогноз| ÷ факт; смещение = прогноз − факт (+ = завышен)",
+                "accuracy = 1 − |actual − forecast| ÷ actual; bias = forecast − actual (+ = over)",
+            ),
+            (
+                "взвешенный прогноз = выиграно к снимку + взвешенная открытая воронка "
+                "на тот момент",
+                "weighted forecast = won by the snapshot + weighted open pipeline then",
+            ),
         ],
     )
     return base_report(ctx, "accuracy", [add_names(ctx.store, ctx.account_id, section)])
