@@ -380,3 +380,48 @@ plan_lines = Table(
     Column("value", Money, nullable=False),
 )
 """The lines (scope × period × metric → value) of each plan version, immutable."""
+
+# -- data quality (ropilot.core.quality) ----------------------------------------------------
+
+quality_findings = Table(
+    "quality_findings",
+    metadata,
+    Column("account_id", AccountKey, primary_key=True),
+    Column("id", Key, primary_key=True),
+    Column("check", String(64), nullable=False),
+    Column("entity", String(16), nullable=False),
+    Column("entity_id", Key, nullable=False),
+    Column("severity", String(8), nullable=False),
+    Column("owner_id", Key),
+    Column("message", Text, nullable=False),
+    Column("crm_link", Text),
+    Column("details", Json),
+    Column("regulations_version", String(64)),
+    Column("digest", String(40), nullable=False),
+    Column("first_seen", UtcTimestamp, nullable=False),
+    Column("last_seen", UtcTimestamp, nullable=False),
+    Column("resolved_at", UtcTimestamp),
+    Index(None, "account_id", "check", "resolved_at"),
+    Index(None, "account_id", "owner_id", "resolved_at"),
+    Index(None, "account_id", "entity", "entity_id"),
+)
+"""Findings of the data-quality audit: one row per problem occurrence, open while
+``resolved_at`` is null; a problem found again after resolution is a new row (new id).
+``digest`` fingerprints severity, owner, message, details and version so a re-run updates only
+changed rows. See ``ropilot.core.quality.findings``."""
+
+quality_actions = Table(
+    "quality_actions",
+    metadata,
+    Column("account_id", AccountKey, primary_key=True),
+    Column("finding_id", Key, primary_key=True),
+    Column("step", String(32), primary_key=True),
+    Column("target_id", Key),
+    Column("external_id", Key),
+    Column("status", String(16), nullable=False),
+    Column("created_at", UtcTimestamp, nullable=False),
+    Column("details", Json),
+)
+"""What was done about a finding, once per step of the escalation ladder (``task_manager``,
+``task_senior``, ``task_head``, ``reroute_requested``): the primary key makes every step happen
+at most once. See ``ropilot.connectors.quality_actions``."""
