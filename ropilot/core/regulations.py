@@ -14,10 +14,11 @@ import json
 import re
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import pairwise
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import (
@@ -31,9 +32,15 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from sqlalchemy import Connection, select
 
-from ropilot.core.errors import ConfigurationError
+from ropilot.core.errors import ConfigurationError, StoreError
 from ropilot.core.models import TimeZoneName
+from ropilot.core.store.schema import custom_field_defs, regulation_versions
+from ropilot.core.store.upsert import upsert_statement
+
+if TYPE_CHECKING:
+    from ropilot.core.store import Store
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 """Weekday keys of ``[working_hours]``, Monday first (index = ``date.weekday()``)."""
@@ -468,5 +475,176 @@ def pool_for(regulations: Regulations, deal_row: Mapping[str, Any] | Any) -> Poo
     return None
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+REGULATIONS_FILE = "regulations.toml"
+
+
+def find_regulations(config_source: str | Path | None = None) -> Path | None:
+    """The regulations file used when none is named: ``regulations.toml`` next to the
+    configuration file, else in the current directory; None when there is neither.
+    """
+    candidates = []
+    if config_source is not None:
+        candidates.append(Path(config_source).parent / REGULATIONS_FILE)
+    candidates.append(Path(REGULATIONS_FILE))
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def resolve_regulations(
+    path: str | Path | None = None, config_source: str | Path | None = None
+) -> tuple[Regulations, str | None]:
+    """The regulations in force and where they came from (None = built-in defaults).
+
+    An explicit ``path`` must exist; otherwise :func:`find_regulations` decides.
+    """
+    file = Path(path) if path is not None else find_regulations(config_source)
+    if file is None:
+        return default_regulations(), None
+    return load_regulations(file), str(file)
+
+
+# -- versions in the store ---------------------------------------------------------------------
+
+
+def record_version(
+    store: Store,
+    account_id: str,
+    regulations: Regulations,
+    source: str | None = None,
+    conn: Connection | None = None,
+) -> str:
+    """Keep this version's rules in the store (once per version) and return the version.
+
+    Idempotent: recording a version already stored changes nothing (its first-seen time and
+    source stay those of the first recording). Pass ``conn`` to record inside the caller's
+    transaction, next to the decision or finding that names the version.
+    """
+    row = {
+        "account_id": account_id,
+        "version": regulations.version,
+        "content": regulations.content(),
+        "first_seen_at": datetime.now(UTC),
+        "source": source,
+    }
+
+    def insert(c: Connection) -> None:
+        exists = c.execute(
+            select(regulation_versions.c.version).where(
+                regulation_versions.c.account_id == account_id,
+                regulation_versions.c.version == regulations.version,
+            )
+        ).first()
+        if exists is None:
+            stmt = upsert_statement(c, regulation_versions, ["account_id", "version"])
+            c.execute(stmt, [row])
+
+    if conn is not None:
+        insert(conn)
+    else:
+        with store.begin() as own:
+            insert(own)
+    return regulations.version
+
+
+def regulations_version(store: Store, account_id: str, version: str) -> Regulations:
+    """The rules of a recorded version, for replaying what was decided under them.
+
+    When ropilot's format has since gained fields, the rules re-validate with their defaults
+    and the returned object still carries the recorded ``version``.
+
+    Raises:
+        StoreError: when the version was never recorded for the account.
+    """
+    with store.engine.connect() as c:
+        content = c.execute(
+            select(regulation_versions.c.content).where(
+                regulation_versions.c.account_id == account_id,
+                regulation_versions.c.version == version,
+            )
+        ).scalar_one_or_none()
+    if content is None:
+        raise StoreError(
+            f"no regulations version {version!r} recorded for account {account_id!r}: "
+            "`ropilot regulations show --versions` lists the recorded ones"
+        )
+    regulations = regulations_from_dict(content, f"regulations version {version}")
+    if regulations.version != version:
+        regulations = regulations.model_copy(update={"version": version})
+    return regulations
+
+
+def recorded_versions(store: Store, account_id: str) -> list[dict[str, Any]]:
+    """The account's recorded versions (version, first_seen_at, source), oldest first."""
+    t = regulation_versions
+    with store.engine.connect() as c:
+        rows = c.execute(
+            select(t.c.version, t.c.first_seen_at, t.c.source)
+            .where(t.c.account_id == account_id)
+            .order_by(t.c.first_seen_at, t.c.version)
+        ).mappings()
+        return [dict(r) for r in rows]
+
+
+# -- required fields: the file's rules merged with the CRM's ---------------------------------
+
+ENTITY_PREFIX = {"deals": "", "contacts": "contact.", "companies": "company."}
+"""How a CRM-required field of each entity is named in a required-fields list."""
+
+
+@dataclass(frozen=True)
+class RequiredField:
+    """One required field of a stage and where the rule comes from (``file`` or ``crm``)."""
+
+    stage_id: str
+    name: str
+    origin: Literal["file", "crm"]
+    field_id: str | None = None
+
+
+def required_field_rules(
+    store: Store, account_id: str, regulations: Regulations
+) -> list[RequiredField]:
+    """Every required-field rule of the account, by stage then name, with its origin.
+
+    The CRM's rules are its custom fields whose ``required_stage_ids`` hold the stage (amoCRM
+    ``required_statuses``, synced into ``custom_field_defs``). A deal field is named as the
+    deal's ``custom_fields`` key (its name); a contact's or company's field gets the prefix
+    ``contact.`` or ``company.`` (the deal's linked contact or company must have it). A rule in
+    both the file and the CRM is kept once, as the file's.
+    """
+    rules: dict[tuple[str, str], RequiredField] = {}
+    for stage_id, names in regulations.required_fields.items():
+        for name in names:
+            rules[(stage_id, name)] = RequiredField(stage_id, name, "file")
+    t = custom_field_defs
+    with store.engine.connect() as c:
+        rows = c.execute(
+            select(t.c.entity, t.c.id, t.c.name, t.c.required_stage_ids).where(
+                t.c.account_id == account_id, t.c.required_stage_ids.is_not(None)
+            )
+        ).all()
+    for entity, field_id, field_name, stage_ids in rows:
+        prefix = ENTITY_PREFIX.get(entity)
+        if prefix is None:
+            continue
+        name = f"{prefix}{field_name}"
+        for stage_id in stage_ids or []:
+            rules.setdefault(
+                (str(stage_id), name), RequiredField(str(stage_id), name, "crm", str(field_id))
+            )
+    return [rules[k] for k in sorted(rules)]
+
+
+def required_fields(
+    store: Store, account_id: str, regulations: Regulations
+) -> dict[str, list[str]]:
+    """Required field names per stage id: the file's ``[required_fields]`` ∪ the CRM's rules.
+
+    See :func:`required_field_rules` for naming; lists are sorted, stages by id.
+    """
+    out: dict[str, list[str]] = {}
+    for rule in required_field_rules(store, account_id, regulations):
+        out.setdefault(rule.stage_id, []).append(rule.name)
+    return out

@@ -425,3 +425,17 @@ quality_actions = Table(
 """What was done about a finding, once per step of the escalation ladder (``task_manager``,
 ``task_senior``, ``task_head``, ``reroute_requested``): the primary key makes every step happen
 at most once. See ``ropilot.connectors.quality_actions``."""
+
+# -- sales regulations (ropilot.core.regulations) ---------------------------------------------
+
+regulation_versions = Table(
+    "regulation_versions",
+    metadata,
+    Column("account_id", AccountKey, primary_key=True),
+    Column("version", String(32), primary_key=True),
+    Column("content", Json, nullable=False),
+    Column("first_seen_at", UtcTimestamp, nullable=False),
+    Column("source", Text),
+)
+"""Every regulations version an account's decisions and findings were made under: the content
+hash and the validated rules (JSON), so a decision can be replayed under its own rules."""
