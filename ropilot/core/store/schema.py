@@ -14,6 +14,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -425,6 +426,74 @@ quality_actions = Table(
 """What was done about a finding, once per step of the escalation ladder (``task_manager``,
 ``task_senior``, ``task_head``, ``reroute_requested``): the primary key makes every step happen
 at most once. See ``ropilot.connectors.quality_actions``."""
+
+# -- routing (ropilot.core.routing) -----------------------------------------------------------
+
+routing_levels = Table(
+    "routing_levels",
+    metadata,
+    Column("account_id", AccountKey, primary_key=True),
+    Column("pool", Key, primary_key=True),
+    Column("manager_id", Key, primary_key=True),
+    Column("level", Float(53)),
+    Column("last_assigned_at", BigInteger),
+    Column("assigned_total", Integer, nullable=False, default=0),
+    Column("away", Boolean, nullable=False, default=False),
+    Column("catch_up", Boolean, nullable=False, default=False),
+    Column("catch_up_day", String(16)),
+    Column("catch_up_used", Integer, nullable=False, default=0),
+)
+"""Persistent fairness level per (pool, manager); locked FOR UPDATE in manager-id order while a
+decision is made (``last_assigned_at`` in epoch µs)."""
+
+routing_counters = Table(
+    "routing_counters",
+    metadata,
+    Column("account_id", AccountKey, primary_key=True),
+    Column("pool", Key, primary_key=True),
+    Column("counter", String(160), primary_key=True),
+    Column("manager_id", Key, primary_key=True),
+    Column("count", Integer, nullable=False),
+)
+"""Leads routed per manager in a period (``day:2026-03-02``) or per criteria and period
+(``product=loans@month:2026-03-01``); kept with each decision, recountable from decisions."""
+
+routing_load = Table(
+    "routing_load",
+    metadata,
+    Column("account_id", AccountKey, primary_key=True),
+    Column("manager_id", Key, primary_key=True),
+    Column("open_deals", Integer, nullable=False, default=0),
+    Column("open_tasks", Integer, nullable=False, default=0),
+    Column("rebuilt_at", UtcTimestamp),
+)
+"""Open deals and open tasks per manager for the load cap; +1/−1 with each decision, recounted
+from ``deals`` and ``tasks`` by ``routing.engine.rebuild_counters``."""
+
+routing_decisions = Table(
+    "routing_decisions",
+    metadata,
+    Column("account_id", AccountKey, primary_key=True),
+    Column("id", Key, primary_key=True),
+    _ref("deal_id"),
+    Column("pool", Key),
+    _ref("manager_id"),
+    _ref("previous_manager_id"),
+    Column("rule", String(32), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("strategy", String(64), nullable=False),
+    Column("regulations_version", String(64), nullable=False),
+    Column("decided_at", UtcTimestamp, nullable=False),
+    Column("explanation", Json, nullable=False),
+    Column("inputs", Json, nullable=False),
+    Column("applied_at", UtcTimestamp),
+    Column("apply_error", Text),
+    Index(None, "account_id", "deal_id", "decided_at"),
+    Index(None, "account_id", "pool", "decided_at"),
+    Index(None, "account_id", "manager_id", "decided_at"),
+)
+"""Every routing decision with its explanation and the inputs to replay it; ``applied_at`` is
+set once the CRM's responsible was changed (``ropilot.connectors.routing_actions``)."""
 
 # -- sales regulations (ropilot.core.regulations) ---------------------------------------------
 

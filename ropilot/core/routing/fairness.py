@@ -1,0 +1,65 @@
+"""Persistent fairness levels: pick the lowest level, then level += cost ÷ weight.
+
+Levels are floats; two levels count as equal within :data:`EPS` (relative) so that weights
+like 3 (increments of 1/3) still tie where exact arithmetic would. Ties break on the earliest
+last assignment (never assigned first), then on a stable hash of (pool, manager id): blake2b,
+not Python's per-process randomised ``hash``, so every worker and every replay agrees.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+
+from ropilot.core.routing.models import Candidate, TieBreak
+
+EPS = 1e-9
+
+
+def stable_hash(pool: str, manager_id: str) -> int:
+    """A 64-bit hash of (pool, manager id), identical in every process and release."""
+    digest = hashlib.blake2b(f"{pool}\x00{manager_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
+def same(a: float, b: float) -> bool:
+    """Whether two levels are equal up to float rounding."""
+    return abs(a - b) <= EPS * max(1.0, abs(a), abs(b))
+
+
+def increment(cost: float, weight: float) -> float:
+    """How far a lead moves a manager's level: cost ÷ weight."""
+    if weight <= 0:
+        raise ValueError("a routing weight must be positive")
+    return cost / weight
+
+
+def pick_lowest(
+    candidates: Sequence[Candidate], key: Callable[[Candidate], float]
+) -> tuple[Candidate, TieBreak | None]:
+    """The candidate with the lowest ``key``; ties by earliest last assignment, then hash.
+
+    Returns the winner and, when more than one candidate shared the lowest key, how the tie
+    was broken (to be logged in the decision).
+    """
+    if not candidates:
+        raise ValueError("no candidates")
+    low = min(key(c) for c in candidates)
+    tied = [c for c in candidates if same(key(c), low)]
+    if len(tied) == 1:
+        return tied[0], None
+    never = -(2**63)
+    order = sorted(
+        tied,
+        key=lambda c: (never if c.last_assigned_us is None else c.last_assigned_us, c.tie_hash),
+    )
+    first, second = order[0], order[1]
+    by = "last_assigned" if first.last_assigned_us != second.last_assigned_us else "hash"
+    return first, TieBreak(
+        between=tuple(sorted(c.id for c in tied)), by=by, order=tuple(c.id for c in order)
+    )
+
+
+def joining_level(present_levels: Sequence[float]) -> float:
+    """The level a new or returning member takes: the minimum among present members (0 if none)."""
+    return min(present_levels) if present_levels else 0.0
