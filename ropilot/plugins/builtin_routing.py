@@ -1,8 +1,10 @@
-"""Built-in routing-strategy lookup: the fallback implementation of the "pick one" hook.
+"""Built-in routing strategies and the fallback of the "pick one" strategy hook.
 
-Plugins may implement ``ropilot_pick_routing_strategy`` to override, alias or parameterise
-strategies; when none of them returns a strategy, this ``trylast`` implementation looks the
-configured name up among the registered strategies.
+``ropilot_register_routing_strategies`` contributes the three strategies that ship with
+ropilot (weighted fair, round robin, least loaded). Plugins may implement
+``ropilot_pick_routing_strategy`` to override, alias or parameterise strategies; when none of
+them returns a strategy, this ``trylast`` implementation looks the configured name up among the
+registered strategies.
 """
 
 from __future__ import annotations
@@ -10,9 +12,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ropilot.core.routing.strategies import LeastLoaded, RoundRobin, WeightedFair
 from ropilot.plugins.markers import hookimpl
 
-__all__ = ["ropilot_pick_routing_strategy"]
+__all__ = ["ropilot_pick_routing_strategy", "ropilot_register_routing_strategies"]
+
+
+@hookimpl
+def ropilot_register_routing_strategies() -> list[Any]:
+    """The built-in strategies: ``weighted_fair``, ``round_robin``, ``least_loaded``."""
+    return [WeightedFair(), RoundRobin(), LeastLoaded()]
 
 
 @hookimpl(trylast=True)
@@ -27,3 +36,17 @@ def ropilot_pick_routing_strategy(name: str, strategies: Mapping[str, Any]) -> A
         The strategy, or ``None`` if no strategy has that name.
     """
     return strategies.get(name)
+
+
+def routing_strategies(pm: Any, names: list[str] | None = None) -> dict[str, Any]:
+    """Every registered strategy by name, with ``names`` resolved through the pick hook."""
+    registered: dict[str, Any] = {}
+    for batch in pm.hook.ropilot_register_routing_strategies():
+        for strategy in batch or ():
+            registered[strategy.name] = strategy
+    out = dict(registered)
+    for name in names or ():
+        picked = pm.hook.ropilot_pick_routing_strategy(name=name, strategies=registered)
+        if picked is not None:
+            out[name] = picked
+    return out
