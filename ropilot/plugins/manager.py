@@ -66,6 +66,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "ropilot.plugins.builtin_connectors",
     "ropilot.plugins.builtin_kpis",
     "ropilot.plugins.builtin_notifiers",
+    "ropilot.plugins.builtin_quality",
     "ropilot.plugins.builtin_routing",
 )
 """Modules registered as plugins on every manager, before any third-party plugin."""

@@ -18,7 +18,7 @@ from ropilot.core.errors import PluginLoadError
 from ropilot.core.store import Store
 
 if TYPE_CHECKING:
-    from ropilot.core.regulations import Regulations  # type: ignore[import-not-found,unused-ignore]
+    from ropilot.core.regulations import Regulations
 
 __all__ = [
     "SEVERITIES",

@@ -6,6 +6,7 @@ Create Date: 2026-11-24 04:00:00.000000
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -23,7 +24,7 @@ def _key(length: int) -> sa.types.TypeEngine[str]:
     )
 
 
-def _json() -> sa.types.TypeEngine[object]:
+def _json() -> sa.types.TypeEngine[Any]:
     return sa.JSON(none_as_null=True).with_variant(
         postgresql.JSONB(none_as_null=True, astext_type=sa.Text()), "postgresql"
     )

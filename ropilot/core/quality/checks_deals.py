@@ -1,0 +1,529 @@
+"""Built-in deal and task checks: required fields per stage, next task, overdue tasks, the stage
+clocks, lost without a reason, zero amount in late stages.
+
+Every check selects its candidates with one SQL query over the store (current state of the
+records; the audit runs on the store, so a record is audited whatever path it came in by —
+sync, bundle import or webhook). Only the candidates reach Python, for what SQL cannot do the
+same way on SQLite and PostgreSQL: business-hours arithmetic and JSON custom-field values.
+
+Conventions (docs/quality.md): a *next task* is an uncompleted task of the deal due strictly
+after ``as_of``; an *overdue* task is uncompleted and due strictly before ``as_of`` (a task due
+exactly at ``as_of`` is neither); an *open next step* is any uncompleted task of the deal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.sql.functions import coalesce
+
+from ropilot.core.quality.clocks import ManagerClocks, manager_clocks
+from ropilot.core.quality.registry import FindingDraft, QualityContext, Severity
+from ropilot.core.regulations import DEAL_COLUMNS
+from ropilot.core.store.schema import (
+    activities,
+    custom_field_defs,
+    deals,
+    stage_changes,
+    stages,
+    tasks,
+)
+from ropilot.core.store.types import UtcTimestamp
+
+__all__ = [
+    "DEAL_CHECKS",
+    "DealWithoutNextTask",
+    "LostWithoutReason",
+    "NoActivityClock",
+    "NoOpenStepClock",
+    "OverdueTasks",
+    "RequiredFields",
+    "StageTimeLimit",
+    "ZeroAmountLateStage",
+    "late_stage_ids",
+    "required_by_stage",
+]
+
+
+def _open_deal_join() -> Any:
+    return deals.join(
+        stages, and_(stages.c.account_id == deals.c.account_id, stages.c.id == deals.c.stage_id)
+    )
+
+
+def _has_task(ctx: QualityContext, *, future_only: bool) -> Any:
+    cond = [
+        tasks.c.account_id == deals.c.account_id,
+        tasks.c.deal_id == deals.c.id,
+        tasks.c.completed_at.is_(None),
+    ]
+    if future_only:
+        cond.append(tasks.c.due_at > ctx.as_of)
+    return exists().where(*cond)
+
+
+def _rows(ctx: QualityContext, stmt: Any) -> Sequence[Any]:
+    with ctx.store.engine.connect() as conn:
+        return conn.execute(stmt).all()
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+# -- required fields -------------------------------------------------------------------------
+
+
+def _empty(value: Any) -> bool:
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value.strip()
+    if isinstance(value, list | tuple):
+        return all(_empty(v) for v in value)
+    if isinstance(value, dict):
+        return not value
+    return False
+
+
+def required_by_stage(ctx: QualityContext) -> dict[str, list[tuple[str, frozenset[str]]]]:
+    """Required deal fields per stage id: the regulations' ``[required_fields]`` merged with the
+    CRM's own rules (amoCRM ``required_statuses`` stored as ``custom_field_defs``).
+
+    Each rule is (label, keys): a deal column name, or the custom-field keys that may carry
+    the value (the field's id and its name, since connectors key values by code, name or id).
+    """
+    with ctx.store.engine.connect() as conn:
+        defs = conn.execute(
+            select(
+                custom_field_defs.c.id,
+                custom_field_defs.c.name,
+                custom_field_defs.c.required_stage_ids,
+            ).where(
+                custom_field_defs.c.account_id == ctx.account_id,
+                custom_field_defs.c.entity == "deals",
+            )
+        ).all()
+    names: dict[str, set[str]] = {}
+    for fid, name, _ in defs:
+        names.setdefault(str(fid), {str(fid), name}).add(name)
+        names.setdefault(name, {str(fid), name}).add(str(fid))
+    rules: dict[str, dict[str, frozenset[str]]] = {}
+    for stage_id, fields in ctx.regulations.required_fields.items():
+        for f in fields:
+            keys = frozenset([f]) if f in DEAL_COLUMNS else frozenset(names.get(f, {f}))
+            rules.setdefault(stage_id, {})[f] = keys
+    for fid, name, required in defs:
+        for stage_id in required or ():
+            have = rules.setdefault(str(stage_id), {})
+            keys = frozenset({str(fid), name})
+            if not any(k & keys for k in have.values()):
+                have[name] = keys
+    return {s: sorted(r.items()) for s, r in sorted(rules.items())}
+
+
+@dataclass(frozen=True)
+class RequiredFields:
+    """Deals in a stage lack a field the regulations or the CRM require for that stage."""
+
+    name: str = "required_fields"
+    description: str = "Required fields per stage (regulations and CRM required_statuses)"
+    severity: Severity = "error"
+
+    def run(self, ctx: QualityContext) -> Iterator[FindingDraft]:
+        rules = required_by_stage(ctx)
+        if not rules:
+            return
+        columns = sorted({k for r in rules.values() for _, keys in r for k in keys} & DEAL_COLUMNS)
+        stmt = select(
+            deals.c.id,
+            deals.c.responsible_id,
+            deals.c.stage_id,
+            deals.c.custom_fields,
+            *(deals.c[c] for c in columns),
+        ).where(deals.c.account_id == ctx.account_id, deals.c.stage_id.in_(list(rules)))
+        for row in _rows(ctx, stmt.order_by(deals.c.id)):
+            record = row._mapping
+            custom = record["custom_fields"] or {}
+            missing = []
+            for label, keys in rules[record["stage_id"]]:
+                if label in DEAL_COLUMNS:
+                    value = record[label]
+                    if _empty(value) or (label == "amount" and value == 0):
+                        missing.append(label)
+                elif all(_empty(custom.get(k)) for k in keys):
+                    missing.append(label)
+            if missing:
+                yield FindingDraft(
+                    check=self.name,
+                    entity="deal",
+                    entity_id=record["id"],
+                    severity=self.severity,
+                    owner_id=record["responsible_id"],
+                    message=f"fill in {', '.join(missing)} (required in this stage)",
+                    details={"stage_id": record["stage_id"], "missing": missing},
+                )
+
+
+# -- tasks ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DealWithoutNextTask:
+    """An open deal with no uncompleted task due in the future."""
+
+    name: str = "deal_without_next_task"
+    description: str = "Open deals without an uncompleted task due in the future"
+    severity: Severity = "warning"
+
+    def run(self, ctx: QualityContext) -> Iterator[FindingDraft]:
+        stmt = (
+            select(deals.c.id, deals.c.responsible_id, deals.c.stage_id)
+            .select_from(_open_deal_join())
+            .where(
+                deals.c.account_id == ctx.account_id,
+                stages.c.kind == "open",
+                ~_has_task(ctx, future_only=True),
+            )
+            .order_by(deals.c.id)
+        )
+        for deal_id, owner, stage_id in _rows(ctx, stmt):
+            yield FindingDraft(
+                check=self.name,
+                entity="deal",
+                entity_id=deal_id,
+                severity=self.severity,
+                owner_id=owner,
+                message="plan the next task (call, meeting) with a due date",
+                details={"stage_id": stage_id},
+            )
+
+
+@dataclass(frozen=True)
+class OverdueTasks:
+    """An uncompleted task whose due moment has passed."""
+
+    name: str = "overdue_task"
+    description: str = "Uncompleted tasks due before the audit moment"
+    severity: Severity = "warning"
+
+    def run(self, ctx: QualityContext) -> Iterator[FindingDraft]:
+        stmt = (
+            select(tasks.c.id, tasks.c.responsible_id, tasks.c.due_at, tasks.c.deal_id)
+            .where(
+                tasks.c.account_id == ctx.account_id,
+                tasks.c.completed_at.is_(None),
+                tasks.c.due_at < ctx.as_of,
+            )
+            .order_by(tasks.c.id)
+        )
+        for task_id, owner, due_at, deal_id in _rows(ctx, stmt):
+            yield FindingDraft(
+                check=self.name,
+                entity="task",
+                entity_id=task_id,
+                severity=self.severity,
+                owner_id=owner,
+                message="complete or reschedule the overdue task",
+                details={"due_at": _iso(due_at), "deal_id": deal_id},
+            )
+
+
+# -- stage clocks -----------------------------------------------------------------------------
+
+
+class _Clocked:
+    """Shared by the clock checks: the responsible manager's business clock."""
+
+    @staticmethod
+    def clocks(ctx: QualityContext) -> ManagerClocks:
+        return manager_clocks(ctx.store, ctx.account_id, ctx.regulations)
+
+
+def _last_activity() -> Any:
+    return (
+        select(func.max(activities.c.at))
+        .where(
+            activities.c.account_id == deals.c.account_id,
+            activities.c.deal_id == deals.c.id,
+        )
+        .scalar_subquery()
+    )
+
+
+@dataclass(frozen=True)
+class NoActivityClock(_Clocked):
+    """No activity on an open deal for N working hours (regulations ``clocks``); a future next
+    step (an uncompleted task due after ``as_of``) suppresses the flag.
+    """
+
+    name: str = "stage_no_activity"
+    description: str = "Open deals without activity for N business hours and no future step"
+    severity: Severity = "warning"
+
+    def run(self, ctx: QualityContext) -> Iterator[FindingDraft]:
+        limit = ctx.regulations.clocks.no_activity_hours
+        if limit is None:
+            return
+        last = _last_activity()
+        touch = coalesce(last, deals.c.created_at).cast(UtcTimestamp)
+        # Working hours never exceed calendar hours: only deals idle N calendar hours qualify.
+        stmt = (
+            select(deals.c.id, deals.c.responsible_id, deals.c.stage_id, touch, last)
+            .select_from(_open_deal_join())
+            .where(
+                deals.c.account_id == ctx.account_id,
+                stages.c.kind == "open",
+                touch <= ctx.as_of - timedelta(hours=limit),
+                ~_has_task(ctx, future_only=True),
+            )
+            .order_by(deals.c.id)
+        )
+        clocks = self.clocks(ctx)
+        for deal_id, owner, stage_id, touched, last_at in _rows(ctx, stmt):
+            hours = clocks.hours(owner, touched, ctx.as_of)
+            if hours >= limit:
+                yield FindingDraft(
+                    check=self.name,
+                    entity="deal",
+                    entity_id=deal_id,
+                    severity=self.severity,
+                    owner_id=owner,
+                    message=f"no activity for {hours:.1f} business hours (limit {limit:g})",
+                    details={
+                        "stage_id": stage_id,
+                        "since": _iso(touched),
+                        "since_is_creation": last_at is None,
+                        "business_hours": round(hours, 2),
+                        "limit_hours": limit,
+                    },
+                )
+
+
+@dataclass(frozen=True)
+class NoOpenStepClock(_Clocked):
+    """An open deal with no open next step (no uncompleted task at all) when the regulations
+    require one; the business hours since the last step ended (or since creation) are shown.
+    """
+
+    name: str = "stage_no_open_step"
+    description: str = "Open deals with no uncompleted task (regulations require a next step)"
+    severity: Severity = "warning"
+
+    def run(self, ctx: QualityContext) -> Iterator[FindingDraft]:
+        if not ctx.regulations.clocks.next_step_required:
+            return
+        last_done = (
+            select(func.max(tasks.c.completed_at))
+            .where(
+                tasks.c.account_id == deals.c.account_id,
+                tasks.c.deal_id == deals.c.id,
+                tasks.c.completed_at <= ctx.as_of,
+            )
+            .scalar_subquery()
+        )
+        since = coalesce(last_done, deals.c.created_at).cast(UtcTimestamp)
+        stmt = (
+            select(deals.c.id, deals.c.responsible_id, deals.c.stage_id, since)
+            .select_from(_open_deal_join())
+            .where(
+                deals.c.account_id == ctx.account_id,
+                stages.c.kind == "open",
+                ~_has_task(ctx, future_only=False),
+            )
+            .order_by(deals.c.id)
+        )
+        clocks = self.clocks(ctx)
+        for deal_id, owner, stage_id, start in _rows(ctx, stmt):
+            hours = clocks.hours(owner, start, ctx.as_of)
+            yield FindingDraft(
+                check=self.name,
+                entity="deal",
+                entity_id=deal_id,
+                severity=self.severity,
+                owner_id=owner,
+                message="no open next step: plan a task",
+                details={
+                    "stage_id": stage_id,
+                    "since": _iso(start),
+                    "business_hours": round(hours, 2),
+                },
+            )
+
+
+def _entered_stage() -> Any:
+    entered = (
+        select(func.max(stage_changes.c.changed_at))
+        .where(
+            stage_changes.c.account_id == deals.c.account_id,
+            stage_changes.c.deal_id == deals.c.id,
+            stage_changes.c.to_stage_id == deals.c.stage_id,
+        )
+        .scalar_subquery()
+    )
+    return coalesce(entered, deals.c.created_at).cast(UtcTimestamp)
+
+
+@dataclass(frozen=True)
+class StageTimeLimit(_Clocked):
+    """An open deal has been in its stage longer than the regulations' limit for that stage
+    (``[stage_limits]``, business hours since it last entered the stage, else its creation).
+    """
+
+    name: str = "stage_time_limit"
+    description: str = "Open deals in their stage longer than the stage limit (business hours)"
+    severity: Severity = "warning"
+
+    def run(self, ctx: QualityContext) -> Iterator[FindingDraft]:
+        limits = ctx.regulations.stage_limits
+        if not limits:
+            return
+        entered = _entered_stage()
+        clocks = self.clocks(ctx)
+        for stage_id, limit in sorted(limits.items()):
+            stmt = (
+                select(deals.c.id, deals.c.responsible_id, entered)
+                .select_from(_open_deal_join())
+                .where(
+                    deals.c.account_id == ctx.account_id,
+                    deals.c.stage_id == stage_id,
+                    stages.c.kind == "open",
+                    entered < ctx.as_of - timedelta(hours=limit),
+                )
+                .order_by(deals.c.id)
+            )
+            for deal_id, owner, start in _rows(ctx, stmt):
+                hours = clocks.hours(owner, start, ctx.as_of)
+                if hours > limit:
+                    yield FindingDraft(
+                        check=self.name,
+                        entity="deal",
+                        entity_id=deal_id,
+                        severity=self.severity,
+                        owner_id=owner,
+                        message=f"{hours:.1f} business hours in the stage (limit {limit:g})",
+                        details={
+                            "stage_id": stage_id,
+                            "entered_at": _iso(start),
+                            "business_hours": round(hours, 2),
+                            "limit_hours": limit,
+                        },
+                    )
+
+
+# -- closed deals and amounts ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LostWithoutReason:
+    """A deal in a lost stage with an empty loss reason."""
+
+    name: str = "lost_without_reason"
+    description: str = "Closed-lost deals without a loss reason"
+    severity: Severity = "warning"
+
+    def run(self, ctx: QualityContext) -> Iterator[FindingDraft]:
+        stmt = (
+            select(deals.c.id, deals.c.responsible_id, deals.c.stage_id)
+            .select_from(_open_deal_join())
+            .where(
+                deals.c.account_id == ctx.account_id,
+                stages.c.kind == "lost",
+                or_(deals.c.loss_reason.is_(None), func.trim(deals.c.loss_reason) == ""),
+            )
+            .order_by(deals.c.id)
+        )
+        for deal_id, owner, stage_id in _rows(ctx, stmt):
+            yield FindingDraft(
+                check=self.name,
+                entity="deal",
+                entity_id=deal_id,
+                severity=self.severity,
+                owner_id=owner,
+                message="state the loss reason",
+                details={"stage_id": stage_id},
+            )
+
+
+def late_stage_ids(stage_rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    """Open stages counted as *late*: probability ≥ 50 %, or rank r (1-based, by sort) among
+    the n open stages of its pipeline with 3·r > 2·n (the last third of the funnel).
+    """
+    by_pipeline: dict[str, list[Mapping[str, Any]]] = {}
+    for s in stage_rows:
+        if s["kind"] == "open":
+            by_pipeline.setdefault(s["pipeline_id"] or "", []).append(s)
+    late: list[str] = []
+    for ordered in by_pipeline.values():
+        ordered.sort(key=lambda s: (s["sort"], s["id"]))
+        n = len(ordered)
+        for rank, s in enumerate(ordered, start=1):
+            probability = s["probability"]
+            if (probability is not None and probability >= 50) or 3 * rank > 2 * n:
+                late.append(s["id"])
+    return sorted(late)
+
+
+@dataclass(frozen=True)
+class ZeroAmountLateStage:
+    """An open deal in a late stage with an empty or zero amount."""
+
+    name: str = "zero_amount_late_stage"
+    description: str = "Open deals in late stages (probability ≥ 50 % or last third) without amount"
+    severity: Severity = "warning"
+
+    def run(self, ctx: QualityContext) -> Iterator[FindingDraft]:
+        with ctx.store.engine.connect() as conn:
+            rows = (
+                conn.execute(
+                    select(
+                        stages.c.id,
+                        stages.c.pipeline_id,
+                        stages.c.sort,
+                        stages.c.kind,
+                        stages.c.probability,
+                    ).where(stages.c.account_id == ctx.account_id)
+                )
+                .mappings()
+                .all()
+            )
+        late = late_stage_ids([dict(r) for r in rows])
+        if not late:
+            return
+        stmt = (
+            select(deals.c.id, deals.c.responsible_id, deals.c.stage_id)
+            .where(
+                deals.c.account_id == ctx.account_id,
+                deals.c.stage_id.in_(late),
+                or_(deals.c.amount.is_(None), deals.c.amount == Decimal(0)),
+            )
+            .order_by(deals.c.id)
+        )
+        for deal_id, owner, stage_id in _rows(ctx, stmt):
+            yield FindingDraft(
+                check=self.name,
+                entity="deal",
+                entity_id=deal_id,
+                severity=self.severity,
+                owner_id=owner,
+                message="enter the deal amount (late stage)",
+                details={"stage_id": stage_id},
+            )
+
+
+DEAL_CHECKS: tuple[Any, ...] = (
+    RequiredFields(),
+    DealWithoutNextTask(),
+    OverdueTasks(),
+    NoActivityClock(),
+    NoOpenStepClock(),
+    StageTimeLimit(),
+    LostWithoutReason(),
+    ZeroAmountLateStage(),
+)
+"""The built-in deal and task checks, in catalogue order."""
