@@ -80,21 +80,60 @@ def _shorten(intervals: Minutes, minutes: int = 60) -> Minutes:
     return tuple(reversed(out))
 
 
+def _template_minutes(weekly: tuple[Minutes, ...], day: date) -> Minutes:
+    weekday = _template_weekday(day)
+    if weekday is None:
+        return ()
+    intervals = weekly[weekday]
+    if intervals and calendar.is_shortened(day):
+        intervals = _shorten(intervals)
+    return intervals
+
+
+@lru_cache(maxsize=131072)
+def _template_spans(zone: ZoneInfo, weekly: tuple[Minutes, ...], day: date) -> Spans:
+    """A day's spans for a (zone, weekly hours) template, absences aside; shared by everyone
+    on the same hours, so 500 managers on one template cost one computation per day.
+    """
+    intervals = _template_minutes(weekly, day)
+    if not intervals:
+        return ()
+    midnight = datetime(day.year, day.month, day.day, tzinfo=zone)
+    return tuple(
+        (
+            to_epoch_us(midnight + timedelta(minutes=start)),
+            to_epoch_us(midnight + timedelta(minutes=end)),
+        )
+        for start, end in intervals
+    )
+
+
+@lru_cache(maxsize=1024)
+def _template_prefix(zone: ZoneInfo, weekly: tuple[Minutes, ...], year: int) -> tuple[int, ...]:
+    """prefix[i] = working µs of the year's days before day-of-year index i (no absences)."""
+    prefix = [0]
+    day = date(year, 1, 1)
+    while day.year == year:
+        spans = _template_spans(zone, weekly, day)
+        prefix.append(prefix[-1] + sum(end - start for start, end in spans))
+        day += timedelta(days=1)
+    return tuple(prefix)
+
+
 @dataclass(frozen=True)
 class Schedule:
     """One person's working time: a weekly template in a zone, the calendar, absences.
 
     Build it with :meth:`of`, :func:`schedule_for_manager` or :func:`schedule_for_regulations`.
     ``weekly[i]`` holds weekday ``i``'s intervals (0 = Monday) in minutes since local midnight.
+    Days are computed once per (zone, weekly hours) template and shared between schedules;
+    absences are subtracted on top.
     """
 
     zone: ZoneInfo
     weekly: tuple[Minutes, ...]
     absences: tuple[tuple[date, date], ...] = ()
     _days: dict[date, Spans] = field(default_factory=dict, compare=False, hash=False, repr=False)
-    _years: dict[int, list[int]] = field(
-        default_factory=dict, compare=False, hash=False, repr=False
-    )
 
     @classmethod
     def of(
@@ -108,7 +147,13 @@ class Schedule:
             raise ConfigurationError("a weekly schedule has seven weekdays, Monday first")
         tz = zone if isinstance(zone, ZoneInfo) else ZoneInfo(zone)
         days = tuple(tuple(sorted(set(d))) for d in weekly)
-        return cls(tz, days, tuple(sorted(absences)))
+        merged: list[tuple[date, date]] = []
+        for first, last in sorted(absences):
+            if merged and first <= merged[-1][1] + timedelta(days=1):
+                merged[-1] = (merged[-1][0], max(merged[-1][1], last))
+            else:
+                merged.append((first, last))
+        return cls(tz, days, tuple(merged))
 
     # -- days ---------------------------------------------------------------------------------
 
@@ -120,44 +165,19 @@ class Schedule:
         """The day's working intervals in local minutes (calendar, swap, shortening, absence)."""
         if self.is_absent(day):
             return ()
-        weekday = _template_weekday(day)
-        if weekday is None:
-            return ()
-        intervals = self.weekly[weekday]
-        if intervals and calendar.is_shortened(day):
-            intervals = _shorten(intervals)
-        return intervals
+        return _template_minutes(self.weekly, day)
 
     def spans_on(self, day: date) -> Spans:
         """The local day's working spans as UTC epoch microseconds (cached)."""
         spans = self._days.get(day)
         if spans is None:
-            midnight = datetime(day.year, day.month, day.day, tzinfo=self.zone)
-            spans = tuple(
-                (
-                    to_epoch_us(midnight + timedelta(minutes=start)),
-                    to_epoch_us(midnight + timedelta(minutes=end)),
-                )
-                for start, end in self.minutes_on(day)
-            )
+            spans = () if self.is_absent(day) else _template_spans(self.zone, self.weekly, day)
             self._days[day] = spans
         return spans
 
     def day_total_us(self, day: date) -> int:
         """Working microseconds of a local day."""
         return sum(end - start for start, end in self.spans_on(day))
-
-    def _prefix(self, year: int) -> list[int]:
-        """prefix[i] = working µs of the year's days before day-of-year index i."""
-        prefix = self._years.get(year)
-        if prefix is None:
-            prefix = [0]
-            day = date(year, 1, 1)
-            while day.year == year:
-                prefix.append(prefix[-1] + self.day_total_us(day))
-                day += timedelta(days=1)
-            self._years[year] = prefix
-        return prefix
 
     def days_total_us(self, first: date, end: date) -> int:
         """Working microseconds of the whole local days ``[first, end)``."""
@@ -166,13 +186,18 @@ class Schedule:
         total = 0
         day = first
         while day < end:
-            year_end = date(day.year + 1, 1, 1)
-            stop = min(end, year_end)
-            prefix = self._prefix(day.year)
-            start_i = (day - date(day.year, 1, 1)).days
-            stop_i = (stop - date(day.year, 1, 1)).days
-            total += prefix[stop_i] - prefix[start_i]
+            stop = min(end, date(day.year + 1, 1, 1))
+            prefix = _template_prefix(self.zone, self.weekly, day.year)
+            jan1 = date(day.year, 1, 1)
+            total += prefix[(stop - jan1).days] - prefix[(day - jan1).days]
             day = stop
+        for away_first, away_last in self.absences:
+            day = max(first, away_first)
+            stop = min(end, away_last + timedelta(days=1))
+            while day < stop:
+                spans = _template_spans(self.zone, self.weekly, day)
+                total -= sum(e - s for s, e in spans)
+                day += timedelta(days=1)
         return total
 
     def local_day(self, moment_us: int) -> date:

@@ -138,6 +138,14 @@ def test_absence() -> None:
     assert business_seconds(schedule, msk(2025, 10, 22, 9), msk(2025, 10, 27, 18)) == 57_600
     assert business_seconds(DEFAULT, msk(2025, 10, 22, 9), msk(2025, 10, 27, 18)) == 32 * H
     assert next_shift_start(schedule, msk(2025, 10, 22, 18)) == msk(2025, 10, 27, 9)
+    # Overlapping and adjacent absence records count each day once: Thu–Fri again.
+    twice = Schedule.of(
+        MSK,
+        DEFAULT.weekly,
+        [(date(2025, 10, 23), date(2025, 10, 23)), (date(2025, 10, 23), date(2025, 10, 24))],
+    )
+    assert twice.absences == ((date(2025, 10, 23), date(2025, 10, 24)),)
+    assert business_seconds(twice, msk(2025, 10, 22, 9), msk(2025, 10, 27, 18)) == 57_600
 
 
 def test_add_business_time() -> None:
