@@ -15,7 +15,7 @@ from datetime import datetime
 
 from ropilot.core.quality.findings import SaveResult, save_findings
 from ropilot.core.quality.registry import FindingDraft, QualityCheck, QualityContext
-from ropilot.core.regulations import Regulations
+from ropilot.core.regulations import Regulations, record_version
 from ropilot.core.store import Store
 
 __all__ = ["AuditSummary", "CheckRun", "run_audit"]
@@ -61,6 +61,7 @@ def run_audit(
     ``base_url`` is the CRM's address (amoCRM ``https://SUBDOMAIN``) used for finding links.
     """
     started = time.perf_counter()
+    record_version(store, account_id, regulations)  # findings name it; keep it replayable
     ctx = QualityContext(store, account_id, as_of, regulations)
     drafts: list[FindingDraft] = []
     runs: list[CheckRun] = []

@@ -24,10 +24,11 @@ from sqlalchemy.sql.functions import coalesce
 
 from ropilot.core.quality.clocks import ManagerClocks, manager_clocks
 from ropilot.core.quality.registry import FindingDraft, QualityContext, Severity
-from ropilot.core.regulations import DEAL_COLUMNS
+from ropilot.core.regulations import DEAL_COLUMNS, required_field_rules
 from ropilot.core.store.schema import (
     activities,
-    custom_field_defs,
+    companies,
+    contacts,
     deals,
     stage_changes,
     stages,
@@ -91,40 +92,39 @@ def _empty(value: Any) -> bool:
     return False
 
 
-def required_by_stage(ctx: QualityContext) -> dict[str, list[tuple[str, frozenset[str]]]]:
-    """Required deal fields per stage id: the regulations' ``[required_fields]`` merged with the
-    CRM's own rules (amoCRM ``required_statuses`` stored as ``custom_field_defs``).
+Rule = tuple[str, str, frozenset[str]]
+"""(label, where: ``deal`` | ``contact`` | ``company``, keys the value may be stored under)."""
 
-    Each rule is (label, keys): a deal column name, or the custom-field keys that may carry
-    the value (the field's id and its name, since connectors key values by code, name or id).
+
+def required_by_stage(ctx: QualityContext) -> dict[str, list[Rule]]:
+    """Required fields per stage id from ``regulations.required_field_rules``: the file's
+    ``[required_fields]`` merged with the CRM's own rules (amoCRM ``required_statuses``).
+
+    A deal column is checked as such; any other name is a custom field of the deal — or of its
+    linked contact/company for ``contact.``/``company.`` names — found under its name or its
+    CRM field id (connectors key values by code, name or id).
     """
+    out: dict[str, list[Rule]] = {}
+    for rule in required_field_rules(ctx.store, ctx.account_id, ctx.regulations):
+        where, name = "deal", rule.name
+        for prefix, entity in (("contact.", "contact"), ("company.", "company")):
+            if name.startswith(prefix):
+                where, name = entity, name.removeprefix(prefix)
+        keys = {name} if rule.field_id is None else {name, rule.field_id}
+        out.setdefault(rule.stage_id, []).append((rule.name, where, frozenset(keys)))
+    return out
+
+
+def _linked_fields(ctx: QualityContext, table: Any, ids: set[str]) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    ordered = sorted(ids)
     with ctx.store.engine.connect() as conn:
-        defs = conn.execute(
-            select(
-                custom_field_defs.c.id,
-                custom_field_defs.c.name,
-                custom_field_defs.c.required_stage_ids,
-            ).where(
-                custom_field_defs.c.account_id == ctx.account_id,
-                custom_field_defs.c.entity == "deals",
+        for i in range(0, len(ordered), 500):
+            stmt = select(table.c.id, table.c.custom_fields).where(
+                table.c.account_id == ctx.account_id, table.c.id.in_(ordered[i : i + 500])
             )
-        ).all()
-    names: dict[str, set[str]] = {}
-    for fid, name, _ in defs:
-        names.setdefault(str(fid), {str(fid), name}).add(name)
-        names.setdefault(name, {str(fid), name}).add(str(fid))
-    rules: dict[str, dict[str, frozenset[str]]] = {}
-    for stage_id, fields in ctx.regulations.required_fields.items():
-        for f in fields:
-            keys = frozenset([f]) if f in DEAL_COLUMNS else frozenset(names.get(f, {f}))
-            rules.setdefault(stage_id, {})[f] = keys
-    for fid, name, required in defs:
-        for stage_id in required or ():
-            have = rules.setdefault(str(stage_id), {})
-            keys = frozenset({str(fid), name})
-            if not any(k & keys for k in have.values()):
-                have[name] = keys
-    return {s: sorted(r.items()) for s, r in sorted(rules.items())}
+            found.update({r[0]: r[1] or {} for r in conn.execute(stmt)})
+    return found
 
 
 @dataclass(frozen=True)
@@ -139,24 +139,46 @@ class RequiredFields:
         rules = required_by_stage(ctx)
         if not rules:
             return
-        columns = sorted({k for r in rules.values() for _, keys in r for k in keys} & DEAL_COLUMNS)
+        columns = sorted(
+            {label for r in rules.values() for label, where, _ in r if where == "deal"}
+            & DEAL_COLUMNS
+        )
         stmt = select(
             deals.c.id,
             deals.c.responsible_id,
             deals.c.stage_id,
             deals.c.custom_fields,
+            deals.c.contact_id,
+            deals.c.company_id,
             *(deals.c[c] for c in columns),
         ).where(deals.c.account_id == ctx.account_id, deals.c.stage_id.in_(list(rules)))
-        for row in _rows(ctx, stmt.order_by(deals.c.id)):
-            record = row._mapping
-            custom = record["custom_fields"] or {}
+        records = [r._mapping for r in _rows(ctx, stmt.order_by(deals.c.id))]
+        needs = {where for r in rules.values() for _, where, _ in r}
+        linked = {
+            "contact": _linked_fields(
+                ctx, contacts, {r["contact_id"] for r in records if r["contact_id"]}
+            )
+            if "contact" in needs
+            else {},
+            "company": _linked_fields(
+                ctx, companies, {r["company_id"] for r in records if r["company_id"]}
+            )
+            if "company" in needs
+            else {},
+        }
+        for record in records:
             missing = []
-            for label, keys in rules[record["stage_id"]]:
-                if label in DEAL_COLUMNS:
+            for label, where, keys in rules[record["stage_id"]]:
+                if where == "deal" and label in DEAL_COLUMNS:
                     value = record[label]
                     if _empty(value) or (label == "amount" and value == 0):
                         missing.append(label)
-                elif all(_empty(custom.get(k)) for k in keys):
+                    continue
+                if where == "deal":
+                    values = record["custom_fields"] or {}
+                else:
+                    values = linked[where].get(record[f"{where}_id"] or "", {})
+                if all(_empty(values.get(k)) for k in keys):
                     missing.append(label)
             if missing:
                 yield FindingDraft(
