@@ -32,6 +32,9 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=100_000)
     parser.add_argument("--now", default="2026-11-24T12:00:00+03:00")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--all-deals", action="store_true", help="Take closed deals too (more than 100k)."
+    )
     args = parser.parse_args()
     store = Store.open(args.url, upgrade=False)
     account = store.get_account(args.account)
@@ -44,11 +47,12 @@ def main() -> None:
         open_ids = select(stages.c.id).where(
             stages.c.account_id == args.account, stages.c.kind == "open"
         )
-        rows = c.execute(
-            select(deals.c.responsible_id, deals.c.created_at, deals.c.updated_at)
-            .where(deals.c.account_id == args.account, deals.c.stage_id.in_(open_ids))
-            .limit(args.limit)
-        ).all()
+        stmt = select(deals.c.responsible_id, deals.c.created_at, deals.c.updated_at).where(
+            deals.c.account_id == args.account
+        )
+        if not args.all_deals:
+            stmt = stmt.where(deals.c.stage_id.in_(open_ids))
+        rows = c.execute(stmt.limit(args.limit)).all()
     samples = [(r[0], to_epoch_us(r[2] or r[1])) for r in rows]
     now_us = to_epoch_us(now)
     timings = []
