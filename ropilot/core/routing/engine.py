@@ -16,10 +16,11 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ropilot.core.business_hours import (
@@ -206,6 +207,10 @@ class RoutingEngine:
         self._people = people
         self._pools = {}
 
+    def person(self, manager_id: str) -> _Person | None:
+        """The cached manager (schedule, activity, role), if known."""
+        return self._people.get(manager_id)
+
     def rules_for(self, pool: Pool) -> PoolRules:
         """The pool's rules with its members resolved (cached)."""
         cached = self._pools.get(pool.name)
@@ -301,42 +306,7 @@ class RoutingEngine:
         return decision
 
     def _lead(self, conn: Connection, deal_id: str) -> tuple[Lead, bool]:
-        row = conn.execute(
-            select(
-                deals.c.id,
-                deals.c.pipeline_id,
-                deals.c.source,
-                deals.c.product,
-                deals.c.region,
-                deals.c.company_id,
-                deals.c.responsible_id,
-                deals.c.created_at,
-                deals.c.custom_fields,
-                stages.c.kind,
-                companies.c.responsible_id.label("owner"),
-                func.coalesce(companies.c.segment, contacts.c.segment).label("segment"),
-            )
-            .select_from(deals)
-            .outerjoin(
-                stages,
-                and_(stages.c.account_id == deals.c.account_id, stages.c.id == deals.c.stage_id),
-            )
-            .outerjoin(
-                companies,
-                and_(
-                    companies.c.account_id == deals.c.account_id,
-                    companies.c.id == deals.c.company_id,
-                ),
-            )
-            .outerjoin(
-                contacts,
-                and_(
-                    contacts.c.account_id == deals.c.account_id,
-                    contacts.c.id == deals.c.contact_id,
-                ),
-            )
-            .where(deals.c.account_id == self.account_id, deals.c.id == deal_id)
-        ).first()
+        row = conn.execute(_stmts()["lead"], {"acct": self.account_id, "deal": deal_id}).first()
         if row is None:
             raise StoreError(f"no deal {deal_id!r} in account {self.account_id}; sync it first")
         custom = row.custom_fields or {}
@@ -404,25 +374,20 @@ class RoutingEngine:
         reason: str,
     ) -> DecisionInputs:
         pg = conn.dialect.name == "postgresql"
-        lq = (
-            select(routing_levels)
-            .where(
-                routing_levels.c.account_id == self.account_id, routing_levels.c.pool == rules.name
-            )
-            .order_by(routing_levels.c.manager_id)
-        )
-        levels = {r.manager_id: r for r in conn.execute(lq.with_for_update() if pg else lq)}
+        st = _stmts()
+        lq = st["levels_pg" if pg else "levels"]
+        levels = {
+            r.manager_id: r for r in conn.execute(lq, {"acct": self.account_id, "pool": rules.name})
+        }
         load_ids = sorted(
             {*members, *extra, *([lead.responsible_id] if lead.responsible_id else [])}
         )
-        dq = (
-            select(routing_load.c.manager_id, routing_load.c.open_deals, routing_load.c.open_tasks)
-            .where(routing_load.c.account_id == self.account_id)
-            .order_by(routing_load.c.manager_id)
-        )
         if len(load_ids) <= 200 or pg:
-            dq = dq.where(routing_load.c.manager_id.in_(load_ids))
-        loads = {r[0]: (r[1], r[2]) for r in conn.execute(dq.with_for_update() if pg else dq)}
+            dq = st["loads_in_pg" if pg else "loads_in"]
+            params: dict[str, Any] = {"acct": self.account_id, "ids": load_ids}
+        else:
+            dq, params = st["loads_all"], {"acct": self.account_id}
+        loads = {r[0]: (r[1], r[2]) for r in conn.execute(dq, params)}
         counts: dict[str, dict[str, int]] = {}
         crit: dict[str, dict[str, int]] = {}
         names: dict[str, tuple[str, str]] = {}
@@ -433,15 +398,7 @@ class RoutingEngine:
                 names[f"{cc.name}@{keys[cc.grain]}"] = ("c", cc.name)
         if names:
             rows = conn.execute(
-                select(
-                    routing_counters.c.counter,
-                    routing_counters.c.manager_id,
-                    routing_counters.c.count,
-                ).where(
-                    routing_counters.c.account_id == self.account_id,
-                    routing_counters.c.pool == rules.name,
-                    routing_counters.c.counter.in_(list(names)),
-                )
+                st["counters"], {"acct": self.account_id, "pool": rules.name, "names": list(names)}
             )
             for counter, manager, n in rows:
                 kind, label = names[counter]
@@ -526,30 +483,32 @@ class RoutingEngine:
         keys: Mapping[str, str],
     ) -> None:
         acct, pool = self.account_id, rules.name
+        st = _stmts()
+        plain: list[dict[str, Any]] = []
         for ch in outcome.changes:
-            values: dict[str, Any] = {
-                "level": ch.level,
-                "away": ch.away,
-                "catch_up": ch.catch_up,
-                "catch_up_day": ch.catch_up_day,
-                "catch_up_used": ch.catch_up_used,
+            if ch.assigned and outcome.rule == "account_management":
+                if ch.manager_id in (rules.members or ()):
+                    conn.execute(
+                        st["touch"],
+                        {"acct": acct, "p_pool": pool, "m": ch.manager_id, "v_now": now_us},
+                    )
+                continue  # the owner's lead is not a pool turn: the level stays
+            row = {
+                "acct": acct,
+                "p_pool": pool,
+                "m": ch.manager_id,
+                "v_level": ch.level,
+                "v_away": ch.away,
+                "v_catch_up": ch.catch_up,
+                "v_catch_up_day": ch.catch_up_day,
+                "v_catch_up_used": ch.catch_up_used,
             }
             if ch.assigned:
-                values["last_assigned_at"] = now_us
-                values["assigned_total"] = routing_levels.c.assigned_total + 1
-            if ch.assigned and outcome.rule == "account_management":
-                values = {"last_assigned_at": now_us}  # the owner's lead is not a pool turn
-                if ch.manager_id not in (rules.members or ()):
-                    continue
-            conn.execute(
-                update(routing_levels)
-                .where(
-                    routing_levels.c.account_id == acct,
-                    routing_levels.c.pool == pool,
-                    routing_levels.c.manager_id == ch.manager_id,
-                )
-                .values(**values)
-            )
+                conn.execute(st["assign"], {**row, "v_now": now_us})
+            else:
+                plain.append(row)
+        if plain:
+            conn.execute(st["state"], plain)
         chosen = outcome.manager_id
         if chosen is not None:
             names = [keys[g] for g in rules.period_caps]
@@ -565,13 +524,10 @@ class RoutingEngine:
                 _add_load(conn, acct, chosen, +1)
                 if previous is not None:
                     _add_load(conn, acct, previous, -1)
-            conn.execute(
-                update(deals)
-                .where(deals.c.account_id == acct, deals.c.id == lead.deal_id)
-                .values(responsible_id=chosen)
-            )
+            conn.execute(st["responsible"], {"acct": acct, "deal": lead.deal_id, "v_m": chosen})
         conn.execute(
-            insert(routing_decisions).values(
+            st["decision"],
+            dict(
                 account_id=acct,
                 id=decision.id,
                 deal_id=decision.deal_id,
@@ -585,8 +541,98 @@ class RoutingEngine:
                 decided_at=decision.decided_at,
                 explanation=decision.explanation,
                 inputs=decision.inputs,
-            )
+            ),
         )
+
+
+@cache
+def _stmts() -> dict[str, Any]:
+    """The hot path's statements, built once (building them cost more than running them)."""
+    acct: Any = bindparam("acct")
+    lv, ld, rc = routing_levels, routing_load, routing_counters
+    lead = (
+        select(
+            deals.c.id,
+            deals.c.pipeline_id,
+            deals.c.source,
+            deals.c.product,
+            deals.c.region,
+            deals.c.company_id,
+            deals.c.responsible_id,
+            deals.c.created_at,
+            deals.c.custom_fields,
+            stages.c.kind,
+            companies.c.responsible_id.label("owner"),
+            func.coalesce(companies.c.segment, contacts.c.segment).label("segment"),
+        )
+        .select_from(deals)
+        .outerjoin(
+            stages, and_(stages.c.account_id == deals.c.account_id, stages.c.id == deals.c.stage_id)
+        )
+        .outerjoin(
+            companies,
+            and_(
+                companies.c.account_id == deals.c.account_id, companies.c.id == deals.c.company_id
+            ),
+        )
+        .outerjoin(
+            contacts,
+            and_(contacts.c.account_id == deals.c.account_id, contacts.c.id == deals.c.contact_id),
+        )
+        .where(deals.c.account_id == acct, deals.c.id == bindparam("deal"))
+    )
+    levels = (
+        select(lv)
+        .where(lv.c.account_id == acct, lv.c.pool == bindparam("pool"))
+        .order_by(lv.c.manager_id)
+    )
+    loads = (
+        select(ld.c.manager_id, ld.c.open_deals, ld.c.open_tasks)
+        .where(ld.c.account_id == acct)
+        .order_by(ld.c.manager_id)
+    )
+    loads_in = loads.where(ld.c.manager_id.in_(bindparam("ids", expanding=True)))
+    key = (
+        lv.c.account_id == acct,
+        lv.c.pool == bindparam("p_pool"),
+        lv.c.manager_id == bindparam("m"),
+    )
+    state: dict[str, Any] = {
+        "level": bindparam("v_level"),
+        "away": bindparam("v_away"),
+        "catch_up": bindparam("v_catch_up"),
+        "catch_up_day": bindparam("v_catch_up_day"),
+        "catch_up_used": bindparam("v_catch_up_used"),
+    }
+    return {
+        "lead": lead,
+        "levels": levels,
+        "levels_pg": levels.with_for_update(),
+        "loads_all": loads,
+        "loads_in": loads_in,
+        "loads_in_pg": loads_in.with_for_update(),
+        "counters": select(rc.c.counter, rc.c.manager_id, rc.c.count).where(
+            rc.c.account_id == acct,
+            rc.c.pool == bindparam("pool"),
+            rc.c.counter.in_(bindparam("names", expanding=True)),
+        ),
+        "state": update(lv).where(*key).values(**state),
+        "assign": update(lv)
+        .where(*key)
+        .values(
+            **state,
+            last_assigned_at=bindparam("v_now"),
+            assigned_total=lv.c.assigned_total + 1,
+        ),
+        "touch": update(lv).where(*key).values(last_assigned_at=bindparam("v_now")),
+        "load": update(ld)
+        .where(ld.c.account_id == acct, ld.c.manager_id == bindparam("m"))
+        .values(open_deals=ld.c.open_deals + bindparam("v_delta")),
+        "responsible": update(deals)
+        .where(deals.c.account_id == acct, deals.c.id == bindparam("deal"))
+        .values(responsible_id=bindparam("v_m")),
+        "decision": insert(routing_decisions),
+    }
 
 
 def _bump(conn: Connection, acct: str, pool: str, manager: str, names: list[str]) -> None:
@@ -606,11 +652,7 @@ def _bump(conn: Connection, acct: str, pool: str, manager: str, names: list[str]
 
 
 def _add_load(conn: Connection, acct: str, manager: str, delta: int) -> None:
-    result = conn.execute(
-        update(routing_load)
-        .where(routing_load.c.account_id == acct, routing_load.c.manager_id == manager)
-        .values(open_deals=routing_load.c.open_deals + delta)
-    )
+    result = conn.execute(_stmts()["load"], {"acct": acct, "m": manager, "v_delta": delta})
     if result.rowcount == 0 and delta > 0:
         _insert_missing(
             conn,
