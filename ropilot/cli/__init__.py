@@ -479,12 +479,15 @@ def demo(app: AppContext, deals: int, seed: int, workdir: Path) -> None:
 
 
 def _add_builtin_groups() -> None:
+    from ropilot.cli.check import check, quality
     from ropilot.cli.plan import plan
     from ropilot.cli.regulations import regulations
     from ropilot.cli.report import report, snapshot
 
     cli.add_command(regulations)
     cli.add_command(report)
+    cli.add_command(check)
+    report.add_command(quality)
     cli.add_command(snapshot)
     cli.add_command(plan)
 
