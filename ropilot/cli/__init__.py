@@ -483,6 +483,7 @@ def _add_builtin_groups() -> None:
     from ropilot.cli.plan import plan
     from ropilot.cli.regulations import regulations
     from ropilot.cli.report import report, snapshot
+    from ropilot.cli.route import route
 
     cli.add_command(regulations)
     cli.add_command(report)
@@ -490,6 +491,7 @@ def _add_builtin_groups() -> None:
     report.add_command(quality)
     cli.add_command(snapshot)
     cli.add_command(plan)
+    cli.add_command(route)
 
 
 _add_builtin_groups()

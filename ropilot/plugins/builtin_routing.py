@@ -41,7 +41,9 @@ def ropilot_pick_routing_strategy(name: str, strategies: Mapping[str, Any]) -> A
 def routing_strategies(pm: Any, names: list[str] | None = None) -> dict[str, Any]:
     """Every registered strategy by name, with ``names`` resolved through the pick hook."""
     registered: dict[str, Any] = {}
-    for batch in pm.hook.ropilot_register_routing_strategies():
+    # pluggy returns the last registered plugin's answer first: walk backwards so that a
+    # plugin's strategy overrides a built-in of the same name.
+    for batch in reversed(pm.hook.ropilot_register_routing_strategies()):
         for strategy in batch or ():
             registered[strategy.name] = strategy
     out = dict(registered)

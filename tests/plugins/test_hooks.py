@@ -17,6 +17,7 @@ from ropilot.core.kpi.builtins import BUILTIN_KPIS
 from ropilot.core.models import Event, EventAction
 from ropilot.plugins import builtin_quality
 from ropilot.plugins.builtin_notifiers import LogNotifier
+from ropilot.plugins.builtin_routing import routing_strategies
 from ropilot.plugins.events import DispatchResult, dispatch_event
 from ropilot.plugins.manager import RopilotPluginManager, get_plugin_manager
 
@@ -132,8 +133,10 @@ def test_register_routing_strategies_and_pick(pm: RopilotPluginManager) -> None:
             return [round_robin]
 
     pm.register(Plugin())
-    strategies = {s.name: s for s in flat(pm.hook.ropilot_register_routing_strategies())}
-    assert strategies == {"round_robin": round_robin}
+    strategies = routing_strategies(pm)
+    # the plugin's round_robin overrides the built-in one; the other built-ins stay
+    assert strategies["round_robin"] is round_robin
+    assert set(strategies) == {"round_robin", "weighted_fair", "least_loaded"}
     # no plugin picks: the built-in trylast fallback looks the name up
     assert pm.hook.ropilot_pick_routing_strategy(name="round_robin", strategies=strategies) is (
         round_robin

@@ -129,6 +129,12 @@ class Simulation:
     simulated_breaches: int
     actual_breaches: int
 
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-able form."""
+        from dataclasses import asdict
+
+        return asdict(self)
+
 
 def leads_in_window(conn: Any, account_id: str, since: datetime, until: datetime) -> list[Lead]:
     """Deals created in ``[since, until)`` as leads, in creation order (ties by id)."""

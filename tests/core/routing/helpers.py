@@ -44,7 +44,7 @@ def seed(store: Store, manager_ids: list[str], n_deals: int, **manager_kw: Any) 
             id=d,
             pipeline_id="p",
             stage_id="new",
-            created_at=NOON - timedelta(days=1) + timedelta(seconds=i),
+            created_at=NOON - timedelta(hours=1) + timedelta(seconds=i),
         )
         for i, d in enumerate(ids)
     ]
