@@ -96,14 +96,16 @@ def ropilot_register_kpis() -> list[Any] | None:
 def ropilot_register_quality_checks() -> list[Any] | None:
     """Add data-quality checks (deals without a next task, stale stages, duplicates ...).
 
-    Called when ``ropilot quality`` or the worker's periodic quality run collects checks. The
-    results of all plugins are concatenated.
+    Called when ``ropilot check``, ``ropilot report quality`` or a periodic audit collects
+    checks. The results of all plugins are concatenated, built-ins first.
 
     Returns:
-        A list of checks, or ``None``. Each check provides ``name: str`` (unique key),
-        ``description: str``, ``severity: str`` (``"info"``, ``"warning"`` or ``"error"``)
-        and a ``run(store)`` method that returns or yields findings, each naming the entity
-        (kind and CRM id), the responsible manager when known, and what to fix.
+        A list of ``ropilot.core.quality.registry.QualityCheck`` objects, or ``None``. Each has
+        ``name: str`` (unique key), ``description: str``, ``severity`` (``"info"``,
+        ``"warning"`` or ``"error"``) and ``run(ctx)`` taking a ``QualityContext`` (store,
+        account id, as-of moment, regulations) and yielding ``FindingDraft`` objects: the
+        entity (kind and CRM id), the responsible manager when known, a one-line message of
+        what to fix and the evidence.
     """
 
 
