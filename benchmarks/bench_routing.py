@@ -1,0 +1,188 @@
+"""Routing decision latency and durable decisions per second.
+
+A fresh store with 500 managers and 100,000 open deals assigned among them (the load the
+caps read), plus unassigned leads to route. Two layouts of the same 500 managers: one pool of
+all 500 (the worst case: every decision weighs 500 members and stores 500 members' inputs),
+and 20 pools of 25 by lead source (a realistic layout). The load counters are rebuilt from the
+100k open deals first (``rebuild_counters``); each decision then runs in its own durable
+transaction (SQLite WAL, synchronous=NORMAL; PostgreSQL commit) with a day cap and a load cap.
+Latency is measured around ``RoutingEngine.route``; decisions per second = decisions ÷ wall
+time of the loop.
+
+    python benchmarks/bench_routing.py --workdir /tmp/ropilot-bench-routing --leads 3000 \
+        [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import create_engine, insert, text
+
+from ropilot.core.models import Account
+from ropilot.core.regulations import regulations_from_dict
+from ropilot.core.routing import RoutingEngine
+from ropilot.core.routing.engine import rebuild_counters
+from ropilot.core.store import Store
+from ropilot.core.store.schema import deals, managers, pipelines, stages
+
+ACCOUNT = "bench"
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)  # Monday 12:00 Moscow
+MANAGERS = 500
+OPEN = 100_000
+SOURCES = 20
+
+
+def seed(store: Store, leads: int) -> list[str]:
+    store.upsert_account(Account(id=ACCOUNT, name="Bench"))
+    with store.begin() as c:
+        c.execute(
+            insert(managers),
+            [
+                {
+                    "account_id": ACCOUNT,
+                    "id": f"m{i:03d}",
+                    "name": f"M{i}",
+                    "active": True,
+                    "role": "manager",
+                    "working_schedule": None,
+                    "absences": [],
+                    "specialisations": {},
+                }
+                for i in range(MANAGERS)
+            ],
+        )
+        c.execute(insert(pipelines), [{"account_id": ACCOUNT, "id": "p", "name": "Sales"}])
+        c.execute(
+            insert(stages),
+            [
+                {
+                    "account_id": ACCOUNT,
+                    "id": "new",
+                    "pipeline_id": "p",
+                    "name": "New",
+                    "sort": 1,
+                    "kind": "open",
+                }
+            ],
+        )
+        created = NOW - timedelta(days=30)
+        for start in range(0, OPEN, 20_000):
+            c.execute(
+                insert(deals),
+                [
+                    {
+                        "account_id": ACCOUNT,
+                        "id": f"o{i}",
+                        "pipeline_id": "p",
+                        "stage_id": "new",
+                        "responsible_id": f"m{i % MANAGERS:03d}",
+                        "source": f"s{i % SOURCES}",
+                        "created_at": created,
+                    }
+                    for i in range(start, min(OPEN, start + 20_000))
+                ],
+            )
+        ids = [f"n{i}" for i in range(leads)]
+        c.execute(
+            insert(deals),
+            [
+                {
+                    "account_id": ACCOUNT,
+                    "id": d,
+                    "pipeline_id": "p",
+                    "stage_id": "new",
+                    "source": f"s{i % SOURCES}",
+                    "created_at": NOW - timedelta(minutes=5),
+                }
+                for i, d in enumerate(ids)
+            ],
+        )
+    return ids
+
+
+def layouts() -> dict[str, dict]:  # type: ignore[type-arg]
+    caps = {"per_period": {"period": "day", "max": 1000}, "max_open_load": 10_000}
+    one = {"routing": {"pools": [{"name": "all", "caps": caps}]}}
+    per = MANAGERS // SOURCES
+    many = {
+        "routing": {
+            "pools": [
+                {
+                    "name": f"src{s}",
+                    "sources": [f"s{s}"],
+                    "caps": caps,
+                    "managers": [f"m{i:03d}" for i in range(s * per, (s + 1) * per)],
+                }
+                for s in range(SOURCES)
+            ]
+        }
+    }
+    return {"1 pool × 500": one, "20 pools × 25": many}
+
+
+def run_one(url: str, leads: int, name: str, data: dict) -> tuple[str, float, float, float]:  # type: ignore[type-arg]
+    """Seed, rebuild counters, route ``leads`` one by one; (layout, p50 ms, p99 ms, per s)."""
+    store = Store.open(url)
+    try:
+        ids = seed(store, leads)
+        regs = regulations_from_dict(data)
+        engine = RoutingEngine(store, ACCOUNT, regs)
+        for pool in regs.routing.pools:
+            rebuild_counters(store, ACCOUNT, engine.rules_for(pool), NOW)
+        engine.route(ids[0], now=NOW)  # warm caches (schedules, statements)
+        lat = []
+        t0 = time.perf_counter()
+        for d in ids[1:]:
+            s = time.perf_counter()
+            engine.route(d, now=NOW)
+            lat.append(time.perf_counter() - s)
+        wall = time.perf_counter() - t0
+    finally:
+        store.close()
+    lat.sort()
+    p99 = lat[max(0, int(len(lat) * 0.99) - 1)]
+    return name, statistics.median(lat) * 1000, p99 * 1000, len(lat) / wall
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--workdir", default="/tmp/ropilot-bench-routing")
+    ap.add_argument("--leads", type=int, default=3000)
+    ap.add_argument("--postgres")
+    args = ap.parse_args()
+    Path(args.workdir).mkdir(parents=True, exist_ok=True)
+    targets = [("SQLite", f"sqlite:///{args.workdir}/routing.db")]
+    schemas = []
+    if args.postgres:
+        schema = f"bench_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(args.postgres)
+        schemas.append((admin, schema))
+        targets.append(("PostgreSQL", f"{args.postgres}?options=-csearch_path%3D{schema}"))
+    print("| store | layout | p50 ms | p99 ms | decisions/s | leads |")
+    print("|---|---|---:|---:|---:|---:|")
+    for label, url in targets:
+        for name, data in layouts().items():
+            if url.startswith("sqlite:///"):
+                for suffix in ("", "-wal", "-shm"):
+                    Path(url.removeprefix("sqlite:///") + suffix).unlink(missing_ok=True)
+            for admin, schema in schemas:
+                with admin.begin() as c:
+                    c.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                    c.execute(text(f"CREATE SCHEMA {schema}"))
+            _, p50, p99, rate = run_one(url, args.leads, name, data)
+            print(
+                f"| {label} | {name} | {p50:.2f} | {p99:.2f} | {rate:,.0f} | {args.leads - 1:,} |"
+            )
+    for admin, schema in schemas:
+        with admin.begin() as c:
+            c.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+
+
+if __name__ == "__main__":
+    main()
