@@ -166,6 +166,9 @@ def test_demo_runs_as_a_console_script(in_tmp: Path) -> None:
         "Forgotten deals",
         "Where and why deals are lost",
         "ABC × XYZ",
+        "Routing of the last leads",
+        "Open findings by check",
+        "Data quality by manager",
     ):
         assert block in out, block
     assert (in_tmp / "ropilot-demo" / "ropilot.db").is_file()

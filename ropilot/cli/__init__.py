@@ -468,11 +468,85 @@ def demo(app: AppContext, deals: int, seed: int, workdir: Path) -> None:
     console.print(f"[bold]4.[/bold] morning report {ctx.period.label}")
     text = write_report(morning_report(ctx, saved.document), "table", lang, None)
     sys.stdout.write(text or "")
+    console.print("[bold]5.[/bold] routing: the last leads, routed as they came in")
+    sys.stdout.write(
+        write_report(_demo_routing(store, report.account_id), "table", lang, None) or ""
+    )
+    console.print("[bold]6.[/bold] data quality: audit of every record")
+    sys.stdout.write(
+        write_report(_demo_quality(store, report.account_id), "table", lang, None) or ""
+    )
     console.print(
         f"More: cd {workdir} && ropilot report kpi --by manager · ropilot report funnel · "
         "ropilot report abcxyz · ropilot report kpi --explain --by manager --where manager=ID",
         highlight=False,
     )
+
+
+def _demo_routing(store: Store, account_id: str, leads: int = 10) -> Any:
+    """Route the account's last ``leads`` leads that came in during working hours, each at the
+    moment it came in, under the default regulations; a report of who got them and why.
+    """
+    from sqlalchemy import select
+
+    from ropilot.core.business_hours import is_on_shift, schedule_for_regulations
+    from ropilot.core.regulations import default_regulations
+    from ropilot.core.reports.context import make_context
+    from ropilot.core.reports.kpi_report import base_report
+    from ropilot.core.reports.routing_report import decisions_section
+    from ropilot.core.routing.engine import RoutingEngine
+    from ropilot.core.store.schema import deals
+
+    ctx = make_context(store, account_id, "this-month")
+    regs = default_regulations()
+    office = schedule_for_regulations(regs, str(ctx.zone))
+    with store.engine.connect() as conn:
+        recent = conn.execute(
+            select(deals.c.id, deals.c.created_at)
+            .where(deals.c.account_id == account_id)
+            .order_by(deals.c.created_at.desc(), deals.c.id.desc())
+            .limit(500)
+        ).all()
+    chosen = [(d, at) for d, at in recent if is_on_shift(office, at)][:leads]
+    engine = RoutingEngine(store, account_id, regs)
+    decisions = [engine.route(d, now=at) for d, at in reversed(chosen)]
+    section = decisions_section(store, account_id, ctx.zone, decisions, dict(chosen))
+    return base_report(ctx, "routing", [section])
+
+
+def _demo_quality(store: Store, account_id: str, worst: int = 10) -> Any:
+    """Audit every record with every registered check; open findings by check and the
+    managers with the lowest data-quality score.
+    """
+    from datetime import UTC, datetime
+
+    from ropilot.core.quality.audit import run_audit
+    from ropilot.core.regulations import default_regulations
+    from ropilot.core.reports.context import make_context
+    from ropilot.core.reports.kpi_report import base_report
+    from ropilot.core.reports.quality_report import quality_sections
+    from ropilot.plugins.builtin_quality import check_catalogue
+    from ropilot.plugins.manager import get_plugin_manager
+
+    ctx = make_context(store, account_id, "this-month")
+    checks = list(check_catalogue(get_plugin_manager()))
+    summary = run_audit(
+        store, account_id, checks, as_of=datetime.now(UTC), regulations=default_regulations()
+    )
+    scores, by_check = quality_sections(store, account_id)
+    ranked = sorted(
+        (r for r in scores.rows if r.get("score") is not None), key=lambda r: r["score"]
+    )
+    scores.rows = ranked[:worst]
+    scores.notes.append(
+        (
+            f"{min(worst, len(ranked))} менеджеров с самым низким баллом; аудит: "
+            f"{summary.found} замечаний за {summary.seconds:.1f} с",
+            f"the {min(worst, len(ranked))} managers with the lowest score; audit: "
+            f"{summary.found} findings in {summary.seconds:.1f} s",
+        )
+    )
+    return base_report(ctx, "quality", [by_check, scores])
 
 
 # -- entry point ------------------------------------------------------------------------------

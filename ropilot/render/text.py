@@ -41,7 +41,8 @@ def _needed_width(section: Section, lang: Lang) -> int:
             widths.append(max(min(widest, 28), min(len(c.title(lang)), 14)))
         else:  # numbers and their headers do not wrap
             widths.append(max(widest, len(c.title(lang))))
-    return sum(widths) + 3 * len(widths) + 1
+    # + a margin: rich wraps long headers over words and needs a little more than the sum.
+    return sum(widths) + 3 * len(widths) + 1 + 8
 
 
 def dumps(report: Report, lang: Lang, width: int | None = None) -> str:
