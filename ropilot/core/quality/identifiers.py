@@ -126,7 +126,15 @@ class _RussianRanges:
             meta.premium_rate, meta.toll_free, meta.shared_cost, meta.voip, meta.personal_number,
             meta.pager, meta.uan, meta.voicemail, meta.fixed_line, meta.mobile,
         )  # fmt: skip
-        self.types = [c for c in map(self._compile, kinds) if c is not None]
+        types = [c for c in map(self._compile, kinds) if c is not None]
+        # "matches some type" as one alternation per length (a type without lengths allows all)
+        lengths = set().union(*(t[0] for t in types), self.general[0] if self.general else ())
+        self.any_type: dict[int, re.Pattern[str]] = {}
+        for n in lengths:
+            alts = [t[1].pattern for t in types if not t[0] or n in t[0]]
+            if alts:
+                self.any_type[n] = re.compile("|".join(f"(?:{a})" for a in alts))
+        self.unsized = [t[1] for t in types if not t[0]]
 
     @staticmethod
     def _compile(desc: Any) -> tuple[frozenset[int], re.Pattern[str]] | None:
@@ -134,24 +142,21 @@ class _RussianRanges:
             return None
         return frozenset(desc.possible_length or ()), re.compile(desc.national_number_pattern)
 
-    @staticmethod
-    def _matches(national: str, desc: tuple[frozenset[int], re.Pattern[str]] | None) -> bool:
-        if desc is None:
-            return False
-        lengths, pattern = desc
-        if lengths and len(national) not in lengths:
-            return False
-        return pattern.fullmatch(national) is not None
-
     def applies(self, national: str) -> bool:
         """Whether the library would take this +7 number as Russian."""
         return self.leading.match(national) is not None
 
     def is_valid(self, national: str) -> bool:
         """``is_valid_number`` of +7 ``national`` (for numbers where :meth:`applies`)."""
-        if not self._matches(national, self.general):
+        general = self.general
+        if general is None or (general[0] and len(national) not in general[0]):
             return False
-        return any(self._matches(national, d) for d in self.types)
+        if general[1].fullmatch(national) is None:
+            return False
+        pattern = self.any_type.get(len(national))
+        if pattern is not None:
+            return pattern.fullmatch(national) is not None
+        return any(p.fullmatch(national) is not None for p in self.unsized)
 
 
 _ru_ranges: _RussianRanges | None = None

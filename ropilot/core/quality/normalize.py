@@ -16,6 +16,7 @@ __all__ = [
     "FULL_LEGAL_FORMS",
     "LEGAL_FORMS",
     "is_sole_trader",
+    "normalize_company",
     "normalize_company_name",
     "normalize_person_name",
     "normalize_text",
@@ -53,6 +54,7 @@ FULL_LEGAL_FORMS: Final[tuple[str, ...]] = (
 )
 """Spelled-out legal forms (after ё→е and case folding), removed before the tokens."""
 
+_SOLE_TRADER = re.compile(r"(?:^|\s)(?:ип|индивидуальный предприниматель|глава кфх)(?:\s|$)")
 _NON_WORD = re.compile(r"[^\w]+|_+")
 _FULL_FORMS = re.compile(
     r"(?:^|\s)(?:" + "|".join(re.escape(f) for f in FULL_LEGAL_FORMS) + r")(?=\s|$)"
@@ -71,17 +73,20 @@ def normalize_company_name(name: str | None) -> str:
     When nothing but a legal form is left (``"ООО"``), the name is returned without stripping
     so that it never matches every other bare form.
     """
+    return normalize_company(name)[0]
+
+
+def normalize_company(name: str | None) -> tuple[str, bool]:
+    """:func:`normalize_company_name` and :func:`is_sole_trader` in one pass."""
     if not name:
-        return ""
+        return "", False
     text = normalize_text(name)
     if not text:
-        return ""
+        return "", False
+    sole = _SOLE_TRADER.search(text) is not None
     stripped = _FULL_FORMS.sub(" ", text)
     tokens = [t for t in stripped.split() if t not in LEGAL_FORMS]
-    return " ".join(tokens) if tokens else text
-
-
-_SOLE_TRADER = re.compile(r"(?:^|\s)(?:ип|индивидуальный предприниматель|глава кфх)(?:\s|$)")
+    return (" ".join(tokens) if tokens else text), sole
 
 
 def is_sole_trader(name: str | None) -> bool:
