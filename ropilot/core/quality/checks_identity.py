@@ -389,11 +389,13 @@ def _duplicate_findings(
                 key=lambda p: (_strength(p.keys), -p.name_score, p.a, p.b),
             )
             why = _why(mine[0]) if mine else "same cluster"
+            # only names in common: a proposal to look at, not a certain duplicate
+            weak = not mine or set(mine[0].keys) <= {"name", "fuzzy_name"}
             yield FindingDraft(
                 check=check.name,
                 entity=entity,
                 entity_id=member,
-                severity=check.severity,
+                severity="info" if weak else check.severity,
                 owner_id=owners.get(member),
                 message=f"looks like a duplicate of {entity} {cluster.primary} ({why}): merge them",
                 details={

@@ -24,6 +24,10 @@ Rules:
 * each exact-key group links its members to its oldest member (k − 1 links, not k(k − 1)/2);
   the evidence of a link (every key the two records share, the name score) is read off the
   two records;
+* a person's name (a contact, a sole trader) is a key only with at least two words, and two
+  people whose names cannot be one person's (:func:`names_compatible`: another patronymic,
+  another first name) are different people even when they share a phone or an e-mail (a
+  family phone, an accounts mailbox), unless their INN matches;
 * a matching INN decides: the pair is a duplicate whatever else differs;
 * two *different* valid INNs veto the pair (different legal entities or people), whatever
   else matches; without a matching INN, two different known regions (companies) or two
@@ -54,6 +58,7 @@ __all__ = [
     "DuplicateSettings",
     "PartyRecord",
     "find_duplicates",
+    "names_compatible",
 ]
 
 KEY_ORDER: Final = ("inn", "phone", "email", "name", "fuzzy_name")
@@ -255,7 +260,7 @@ def find_duplicates(
             add_phone(phone, i)
         for email in r.emails:
             add_email(email, i)
-        if names[i] and (r.group or not by_group):
+        if _nameable(r, names[i], by_group):
             add_name(f"{r.group}\x1f{names[i]}" if by_group else names[i], i)
 
     # Each exact-key group links its members to its oldest member (a star, not every pair:
@@ -280,7 +285,16 @@ def find_duplicates(
     vetoed = 0
     for i, j in sorted(links):
         ri, rj = records[i], records[j]
-        if _conflict(ri.inn, rj.inn, ri.region, rj.region, ri.group, rj.group, by_group):
+        if _conflict(ri.inn, rj.inn, ri.region, rj.region, ri.group, rj.group, by_group) or (
+            ri.person
+            and rj.person
+            and not (ri.inn and ri.inn == rj.inn)
+            and not names_compatible(names[i], names[j])
+            and not (
+                cfg.fuzzy_person_names
+                and fuzz.ratio(names[i], names[j], score_cutoff=cfg.fuzzy_threshold)
+            )
+        ):
             vetoed += 1
             continue
         matched: dict[str, str] = {}
@@ -377,12 +391,44 @@ def _conflict(
     return by_group and bool(group_a) and bool(group_b) and group_a != group_b
 
 
+def _nameable(record: PartyRecord, name: str, by_group: bool) -> bool:
+    """Whether the name can be a key: a person needs at least two words (a lone first name
+    identifies nobody), and with ``by_group`` the record needs a group.
+    """
+    if not name or (by_group and not record.group):
+        return False
+    return not record.person or " " in name
+
+
 def _name_key(record: PartyRecord, name: str, by_group: bool) -> str:
-    if not name:
+    if not _nameable(record, name, by_group):
         return ""
-    if not by_group:
-        return name
-    return record.group + "\x1f" + name if record.group else ""
+    return f"{record.group}\x1f{name}" if by_group else name
+
+
+def names_compatible(a: str, b: str) -> bool:
+    """Whether two normalised person names can be one person: every word of the shorter name
+    is a distinct word of the longer one, or its initial (``п орлов`` ~ ``петр орлов``).
+
+    ``нина`` ~ ``нина кузнецова``; ``карпова анастасия олеговна`` ≁ ``карпова анастасия
+    федоровна`` (another patronymic: another person). An empty name is compatible with all.
+    """
+    short, long_ = sorted((a.split(), b.split()), key=len)
+    if not short:
+        return True
+    rest = list(long_)
+    pending = []
+    for word in short:
+        if word in rest:
+            rest.remove(word)
+        else:
+            pending.append(word)
+    for word in pending:
+        hit = next((w for w in rest if w[0] == word[0] and (len(w) == 1 or len(word) == 1)), None)
+        if hit is None:
+            return False
+        rest.remove(hit)
+    return True
 
 
 def _shared(

@@ -13,7 +13,8 @@ Expected, by hand:
   stdnum rejects it. → 1.
 * duplicate_company — k2 is k1 (same INN 7707083893, same name "ромашка"); k4 is k3 (names
   "ромашка трейд" / "ромашка трэйд": 92.3; k3's INN is invalid so it cannot veto). k5/k6 are two
-  sole traders one letter apart: people's names are not fuzzy-matched. → 2 (k2, k4).
+  sole traders one letter apart: people's names are not fuzzy-matched. → 2 (k2, k4); k4's
+  only evidence is its name, so its finding is "info" (a proposal), k2's "warning".
 * duplicate_contact — c2 is c1 (same phone written two ways; same name "петр орлов" in the same
   company once duplicate k2 is taken as k1); c3 is c1 (same e-mail in other case; c3 has no
   company). The 25 reception contacts share +74951000000: noise (> 20), ignored. → 2 (c2, c3).
@@ -123,6 +124,7 @@ def test_duplicate_companies(ctx: QualityContext) -> None:
         {"with": "k3", "keys": ["fuzzy_name"], "values": {}, "name_score": 92.3}
     ]
     assert "similar name, score 92.3" in k4.message
+    assert (k2.severity, k4.severity) == ("warning", "info")  # names alone: a proposal
 
 
 def test_duplicate_contacts(ctx: QualityContext) -> None:

@@ -21,6 +21,7 @@ from ropilot.core.quality.duplicates import (
     DuplicateSettings,
     PartyRecord,
     find_duplicates,
+    names_compatible,
 )
 from ropilot.core.quality.identifiers import check_email, check_phone
 from ropilot.core.quality.normalize import normalize_company_name, normalize_person_name
@@ -161,7 +162,7 @@ def test_regions_veto_without_inn() -> None:
 
 
 def test_noise_phone_shared_by_25_contacts_is_ignored() -> None:
-    recs = [contact(f"c{i:02d}", f"Сотрудник {i}", phones=("+7 495 100-00-00",)) for i in range(25)]
+    recs = [contact(f"c{i:02d}", "Пётр Орлов", phones=("+7 495 100-00-00",)) for i in range(25)]
     report = find_duplicates(recs, by_group=True)
     assert report.clusters == [] and report.noise == {"phone": 1}
     # 20 sharing is still evidence (the limit is "more than 20")
@@ -189,6 +190,41 @@ def test_contacts_of_different_companies_are_different_people() -> None:
     ]
     report = find_duplicates(recs, by_group=True)
     assert [c.members for c in report.clusters] == [("c1", "c3")]
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("нина", "нина кузнецова", True),
+        ("п орлов", "орлов петр", True),
+        ("орлов петр иванович", "орлов петр", True),
+        ("анастасия карпова олеговна", "анастасия карпова федоровна", False),
+        ("анна орлова", "орлов петр", False),
+        ("", "кто угодно", True),
+    ],
+)
+def test_names_compatible(a: str, b: str, same: bool) -> None:
+    assert names_compatible(a, b) is same
+
+
+def test_people_sharing_an_email_but_not_a_name_are_two_people() -> None:
+    recs = [
+        contact("c1", "Карпова Анастасия Олеговна", emails=("anastasiya.karpova@mail.ru",)),
+        contact("c2", "Карпова Анастасия Фёдоровна", emails=("anastasiya.karpova@mail.ru",)),
+        contact("c3", "Анастасия", emails=("anastasiya.karpova@mail.ru",)),
+    ]
+    report = find_duplicates(recs, by_group=True)
+    # c1–c2 vetoed (another patronymic); c3 (first name only) fits c1, the group's oldest
+    assert [c.members for c in report.clusters] == [("c1", "c3")]
+    assert report.vetoed == 1
+
+
+def test_a_lone_first_name_is_not_a_key() -> None:
+    recs = [
+        contact("c1", "Валерий", company_id="k1"),
+        contact("c2", "Валерий", company_id="k1"),
+    ]
+    assert find_duplicates(recs, by_group=True).clusters == []
 
 
 def test_people_are_not_fuzzy_matched_by_default() -> None:
