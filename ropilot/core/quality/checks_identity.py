@@ -58,7 +58,6 @@ OGRN_FIELDS: Final = frozenset({"ogrn", "огрн", "ogrnip", "огрнип", "p
 """Custom-field names (case-folded) read as OGRN / OGRNIP: the store has no OGRN column."""
 
 _FETCH = 10_000
-_LABEL: Final = {"contact": "contact", "company": "company"}
 
 
 @dataclass
@@ -73,19 +72,33 @@ class IdentityScan:
     duplicates: dict[str, DuplicateReport] = field(default_factory=dict)  # by entity, lazily
 
 
-_lock = threading.Lock()
+_lock = threading.RLock()  # RLock: a finaliser may run in a thread that holds it
 _last: tuple[weakref.ref[QualityContext], str, IdentityScan] | None = None
 
 
 def scan_identities(ctx: QualityContext, region: str = DEFAULT_REGION) -> IdentityScan:
-    """The scan for ``ctx`` (made on first use, then shared by the checks of the same audit)."""
+    """The scan for ``ctx`` (made on first use, then shared by the checks of the same audit).
+
+    Only the latest context's scan is kept, and only while that context lives: it is dropped
+    when the audit lets go of its context, so the records do not outlive the audit.
+    """
     global _last
     with _lock:
         if _last is not None and _last[0]() is ctx and _last[1] == region:
             return _last[2]
+        _last = None
         scan = _scan(ctx, region)
-        _last = (weakref.ref(ctx), region, scan)
+        ref = weakref.ref(ctx)
+        _last = (ref, region, scan)
+        weakref.finalize(ctx, _forget, ref)
         return scan
+
+
+def _forget(ref: weakref.ref[QualityContext]) -> None:
+    global _last
+    with _lock:
+        if _last is not None and _last[0] is ref:
+            _last = None
 
 
 @contextmanager

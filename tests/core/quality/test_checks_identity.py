@@ -162,6 +162,20 @@ def test_one_scan_per_context(ctx: QualityContext, store: Store) -> None:
     assert scan_identities(other) is not first
 
 
+def test_scan_is_dropped_with_its_context(store: Store) -> None:
+    import gc
+
+    from ropilot.core.quality import checks_identity
+
+    load(store)
+    ctx = QualityContext(store, ACCOUNT, AS_OF, default_regulations())
+    scan_identities(ctx)
+    assert checks_identity._last is not None
+    del ctx
+    gc.collect()
+    assert checks_identity._last is None
+
+
 def test_settings_reach_the_check(ctx: QualityContext) -> None:
     strict = DuplicateCompanies(settings=DuplicateSettings(fuzzy_threshold=95))
     assert ids(list(strict.run(ctx))) == [("company", "k2")]  # 92.3 < 95: k4 is not proposed
