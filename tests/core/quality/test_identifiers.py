@@ -73,10 +73,15 @@ def test_toll_free_landline_and_kazakhstan() -> None:
 
 
 def test_bare_810_is_the_international_prefix_not_a_shortcut() -> None:
-    # "8104951234567" is 810 + 4951234567 — the library reads 810 as "dial abroad".
-    slow = phonenumbers.parse("8104951234567", "RU")
-    res = check_phone("8104951234567")
-    assert res.valid == phonenumbers.is_valid_number(slow)
+    # 810 is Russia's "dial abroad" prefix: the library reads 810 49 51234567 as a German
+    # number and bare 810 1234567 as +1 234567; the shortcut must leave both to it.
+    assert check_phone("8104951234567").e164 == "+4951234567"
+    bare = check_phone("8101234567")
+    assert bare.valid is False and bare.reason == "too short"
+    # with a prefix, 8101234567 is a ten-digit Russian national number (in no range)
+    assert check_phone("+7 810 123-45-67").reason == (
+        "not a valid number for its country and operator range"
+    )
 
 
 _STYLES = (
