@@ -1,11 +1,21 @@
 """Routing against the store: gather inputs, decide, record — in one locked transaction.
 
-Concurrency: on PostgreSQL the pool's ``routing_levels`` rows and the members' ``routing_load``
-rows are locked ``FOR UPDATE`` in manager-id order (levels first, then loads: one fixed order,
-so two workers never deadlock); on SQLite the decision runs in one ``BEGIN IMMEDIATE`` write
-transaction. Counters (leads per period, per criteria, open deals and tasks) are updated in the
-same transaction as the decision, so a cap read by the next worker already includes it.
-:func:`rebuild_counters` recounts them from the source tables.
+The engine keeps each pool's member table in memory (one ``MemberFacts`` per member and its
+encoded JSON row) and brings it up to date cheaply: every write to the routing state bumps the
+account's row in ``routing_seq`` and stamps the rows it changes with the new value, so the
+engine reads only rows changed since the sequence it holds (none when it made the previous
+decision itself). Shifts and absences are re-evaluated only when the moment leaves the window
+in which every member's shift and absence stay the same.
+
+Concurrency: the decision's transaction starts with ``UPDATE routing_seq SET seq = seq + 1``
+— a row lock on PostgreSQL, inside ``BEGIN IMMEDIATE`` on SQLite — so routing writes of one
+account are serialised and a cap read by the next worker already includes this decision.
+Counters (leads per period, per criteria, open deals and tasks) are updated in the same
+transaction; :func:`rebuild_counters` recounts them from the source tables.
+
+Stored per decision: the compact explanation (``Outcome.compact``) and the inputs as a pool
+snapshot reference plus the members that differ from it (``codec``); :func:`load_decision`
+expands both.
 """
 
 from __future__ import annotations
@@ -15,12 +25,13 @@ import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from functools import cache
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
+from functools import cache, cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ropilot.core.business_hours import (
@@ -31,17 +42,26 @@ from ropilot.core.business_hours import (
 )
 from ropilot.core.errors import ConfigurationError, StoreError
 from ropilot.core.regulations import Pool, Regulations, pool_for
+from ropilot.core.routing.candidates import tie_hash
 from ropilot.core.routing.capacity import period_bounds_us, period_key
-from ropilot.core.routing.codec import inputs_to_json
+from ropilot.core.routing.codec import (
+    encode_row,
+    inputs_from_stored,
+    inputs_text,
+    inputs_to_json,
+    snapshot_text,
+)
 from ropilot.core.routing.config import pool_rules
 from ropilot.core.routing.decide import decide
 from ropilot.core.routing.models import (
     SPECIALISATION_FIELDS,
+    Choice,
     DecisionInputs,
     Lead,
     MemberFacts,
     Outcome,
     PoolRules,
+    tie_members,
 )
 from ropilot.core.routing.strategies import (
     BUILTIN_STRATEGIES,
@@ -57,6 +77,8 @@ from ropilot.core.store.schema import (
     routing_decisions,
     routing_levels,
     routing_load,
+    routing_seq,
+    routing_snapshots,
     stages,
     tasks,
 )
@@ -70,7 +92,11 @@ def builtin_strategies() -> dict[str, RoutingStrategy]:
 
 @dataclass(frozen=True)
 class Decision:
-    """A recorded (or dry-run) routing decision."""
+    """A recorded (or dry-run) routing decision.
+
+    ``explanation`` (the full one: every eligible member with level, load and weight, every
+    excluded member with rule and detail) and ``inputs`` are built when first read.
+    """
 
     id: str
     deal_id: str
@@ -82,9 +108,19 @@ class Decision:
     strategy: str
     regulations_version: str
     decided_at: datetime
-    explanation: Mapping[str, Any]
-    inputs: Mapping[str, Any]
+    outcome: Outcome = field(repr=False, compare=False)
+    decision_inputs: DecisionInputs = field(repr=False, compare=False)
     dry_run: bool = False
+
+    @cached_property
+    def explanation(self) -> Mapping[str, Any]:
+        """The full explanation with the regulations version."""
+        return {**self.outcome.explanation(), "regulations_version": self.regulations_version}
+
+    @cached_property
+    def inputs(self) -> Mapping[str, Any]:
+        """The decision's inputs, expanded (``codec.inputs_to_json``)."""
+        return inputs_to_json(self.decision_inputs)
 
 
 @dataclass
@@ -124,11 +160,45 @@ class _Person:
         return self.absent_day[1]
 
 
+_NO_LEVEL: tuple[float | None, int | None, bool, bool, str | None, int] = (
+    None,
+    None,
+    False,
+    False,
+    None,
+    0,
+)
+
+
 @dataclass
-class _PoolCache:
+class _PoolState:
+    """One pool's member table as of routing sequence ``seq`` (``None``: load it all).
+
+    ``facts[i]``/``rows[i]`` are member ``ids[i]``'s facts and their encoded JSON row;
+    ``snap_rows`` the rows of the last stored snapshot and ``dirty`` the positions whose row
+    differs from it.
+    """
+
     rules: PoolRules
+    ids: list[str]
+    pos: dict[str, int]
     ensured: bool = False
-    factors: dict[str, float] = field(default_factory=dict)
+    seq: int | None = None
+    keys: dict[str, str] = field(default_factory=dict)
+    counter_names: dict[str, tuple[str, str]] = field(default_factory=dict)
+    levels: dict[str, tuple[float | None, int | None, bool, bool, str | None, int]] = field(
+        default_factory=dict
+    )
+    loads: dict[str, tuple[int, int]] = field(default_factory=dict)
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    crit: dict[str, dict[str, int]] = field(default_factory=dict)
+    presence: dict[str, tuple[bool, bool]] = field(default_factory=dict)
+    window: tuple[int, int] = (0, 0)
+    facts: list[MemberFacts] = field(default_factory=list)
+    rows: list[str] = field(default_factory=list)
+    snap_id: str | None = None
+    snap_rows: list[str] = field(default_factory=list)
+    dirty: set[int] = field(default_factory=set)
 
 
 @contextmanager
@@ -150,6 +220,25 @@ def _insert_missing(conn: Connection, table: Any, rows: list[dict[str, Any]]) ->
     key = [c.name for c in table.primary_key.columns]
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     conn.execute(dialect.insert(table).on_conflict_do_nothing(index_elements=key), rows)
+
+
+def _next_seq(conn: Connection, account_id: str) -> int:
+    """Take the account's routing sequence row (the lock) and return the new value."""
+    seq = conn.execute(_stmts()["seq_bump"], {"acct": account_id}).scalar()
+    if seq is None:
+        _insert_missing(conn, routing_seq, [{"account_id": account_id, "seq": 0}])
+        seq = conn.execute(_stmts()["seq_bump"], {"acct": account_id}).scalar_one()
+    return int(seq)
+
+
+class _Unchosen:
+    """A strategy that chooses nobody: expands an explanation without re-deciding."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def choose(self, lead: Lead, candidates: Sequence[Any], pool: PoolRules) -> Choice | None:
+        return None
 
 
 class RoutingEngine:
@@ -182,7 +271,7 @@ class RoutingEngine:
         self.account_timezone = account.timezone
         self._factors = {k: dict(v) for k, v in (factors or {}).items()}
         self._people: dict[str, _Person] = {}
-        self._pools: dict[str, _PoolCache] = {}
+        self._pools: dict[str, _PoolState] = {}
         self.refresh_managers()
 
     # -- caches -----------------------------------------------------------------------------
@@ -213,8 +302,11 @@ class RoutingEngine:
 
     def rules_for(self, pool: Pool) -> PoolRules:
         """The pool's rules with its members resolved (cached)."""
-        cached = self._pools.get(pool.name)
-        if cached is None:
+        return self._state(pool).rules
+
+    def _state(self, pool: Pool) -> _PoolState:
+        state = self._pools.get(pool.name)
+        if state is None:
             if pool.managers or pool.teams:
                 ids = [
                     p.id
@@ -224,12 +316,17 @@ class RoutingEngine:
             else:
                 ids = [p.id for p in self._people.values() if p.active and p.role != "assistant"]
             rules = pool_rules(pool, self.regulations, self.account_timezone, ids)
-            cached = self._pools[pool.name] = _PoolCache(rules)
-        return cached.rules
+            members = list(rules.members or ())
+            state = _PoolState(rules, members, {m: i for i, m in enumerate(members)})
+            self._pools[pool.name] = state
+        return state
 
     def set_factors(self, pool: str, factors: Mapping[str, float]) -> None:
         """Use these efficiency factors for a pool's members from now on."""
         self._factors[pool] = dict(factors)
+        state = self._pools.get(pool)
+        if state is not None:
+            state.seq = None  # rebuild every member's facts at the next decision
 
     def strategy_for(self, rules: PoolRules) -> RoutingStrategy:
         """The pool's strategy object.
@@ -257,7 +354,7 @@ class RoutingEngine:
         exclude: Sequence[str] = (),
         reason: str = "new",
     ) -> Decision:
-        """Decide who gets ``deal_id`` and, unless ``dry_run``, record it.
+        """Decide who gets ``deal_id`` and, unless ``dry_run``, record it (committed on return).
 
         Raises:
             StoreError: when the deal is not in the store.
@@ -274,35 +371,67 @@ class RoutingEngine:
                 f"{lead.pipeline_id}, source {lead.source}, segment {lead.segment}); add a pool "
                 "without criteria as the last one"
             )
-        rules = self.rules_for(pool)
+        state = self._state(pool)
+        rules = state.rules
         strategy = self.strategy_for(rules)
-        members = list(rules.members or ())
         owner = lead.company_owner_id
         extra = (
-            [owner]
+            owner
             if rules.account_management
             and owner is not None
-            and owner not in members
+            and owner not in state.pos
             and owner in self._people
-            else []
+            else None
         )
         zone = ZoneInfo(rules.timezone)
         grains = {"day", *rules.period_caps, *(c.grain for c in rules.criteria_caps)}
         keys = {g: period_key(now_us, g, zone) for g in sorted(grains)}
-        cache = self._pools[pool.name]
-        if not cache.ensured and not dry_run:
-            self._ensure_rows(rules, extra)
-            cache.ensured = True
-        elif extra and not dry_run:
-            self._ensure_rows(rules, extra, levels=False)
 
-        txn = self.store.engine.connect() if dry_run else None
-        with txn if txn is not None else _write_txn(self.store) as conn:
-            inputs = self._inputs(conn, rules, lead, now_us, keys, members, extra, exclude, reason)
+        if dry_run:
+            with self.store.engine.connect() as conn:
+                seq = conn.execute(_stmts()["seq_get"], {"acct": self.account_id}).scalar()
+                self._sync(conn, state, int(seq or 0), keys)
+                self._present(state, now_us)
+                inputs = self._inputs(conn, state, lead, now_us, keys, extra, exclude, reason)
             outcome = decide(inputs, strategy)
-            decision = self._decision(inputs, outcome, rules, lead, moment, reason, dry_run=dry_run)
-            if not dry_run:
-                self._record(conn, decision, outcome, rules, lead, is_open, now_us, keys)
+            return self._decision(inputs, outcome, rules, lead, moment, reason, dry_run=True)
+
+        if not state.ensured:
+            self._ensure_rows(state)
+        try:
+            with _write_txn(self.store) as conn:
+                seq = _next_seq(conn, self.account_id)
+                self._sync(conn, state, seq - 1, keys)
+                self._present(state, now_us)
+                inputs = self._inputs(conn, state, lead, now_us, keys, extra, exclude, reason)
+                outcome = decide(inputs, strategy)
+                decision = self._decision(
+                    inputs, outcome, rules, lead, moment, reason, dry_run=False
+                )
+                snap = self._snapshot(conn, state, now_us)
+                base = snap or state.snap_id
+                assert base is not None  # _snapshot writes one when there is none
+                delta = [] if snap else [state.rows[i] for i in sorted(state.dirty)]
+                if extra is not None:
+                    delta.append(encode_row(inputs.members[-1]))
+                stored = inputs_text(
+                    base,
+                    delta,
+                    lead,
+                    now_us,
+                    keys,
+                    exclude,
+                    reason,
+                )
+                self._record(
+                    conn, decision, outcome, rules, lead, is_open, now_us, keys, seq, stored
+                )
+        except BaseException:
+            state.seq = None  # the transaction's outcome is unknown here: reload next time
+            raise
+        if snap is not None:
+            state.snap_id, state.snap_rows, state.dirty = snap, list(state.rows), set()
+        self._apply(state, outcome, lead, is_open, now_us, seq)
         return decision
 
     def _lead(self, conn: Connection, deal_id: str) -> tuple[Lead, bool]:
@@ -326,27 +455,28 @@ class RoutingEngine:
         )
         return lead, row.kind in (None, "open")
 
-    def _ensure_rows(self, rules: PoolRules, extra: list[str], *, levels: bool = True) -> None:
-        ids = list(rules.members or ())
-        with self.store.begin() as conn:
-            if levels:
-                _insert_missing(
-                    conn,
-                    routing_levels,
-                    [
-                        {
-                            "account_id": self.account_id,
-                            "pool": rules.name,
-                            "manager_id": m,
-                            "level": None,
-                            "assigned_total": 0,
-                            "away": False,
-                            "catch_up": False,
-                            "catch_up_used": 0,
-                        }
-                        for m in ids
-                    ],
-                )
+    def _ensure_rows(self, state: _PoolState) -> None:
+        """Level and load rows for every member (inserted once, stamped with a new seq)."""
+        with _write_txn(self.store) as conn:
+            seq = _next_seq(conn, self.account_id)
+            _insert_missing(
+                conn,
+                routing_levels,
+                [
+                    {
+                        "account_id": self.account_id,
+                        "pool": state.rules.name,
+                        "manager_id": m,
+                        "level": None,
+                        "assigned_total": 0,
+                        "away": False,
+                        "catch_up": False,
+                        "catch_up_used": 0,
+                        "seq": seq,
+                    }
+                    for m in state.ids
+                ],
+            )
             _insert_missing(
                 conn,
                 routing_load,
@@ -356,93 +486,249 @@ class RoutingEngine:
                         "manager_id": m,
                         "open_deals": 0,
                         "open_tasks": 0,
+                        "seq": seq,
                     }
-                    for m in [*ids, *extra]
+                    for m in state.ids
                 ],
             )
+        state.ensured = True
+
+    # -- the member table -------------------------------------------------------------------
+
+    def _sync(self, conn: Connection, state: _PoolState, seq: int, keys: dict[str, str]) -> None:
+        """Bring ``state`` to routing sequence ``seq`` (all rows, or those changed since)."""
+        if state.seq == seq and state.keys == keys:
+            return
+        st, acct, rules = _stmts(), self.account_id, state.rules
+        since = None if state.seq is None or state.keys != keys else state.seq
+        if since is None:
+            names: dict[str, tuple[str, str]] = {}
+            for grain in rules.period_caps:
+                names[keys[grain]] = ("p", grain)
+            for cc in rules.criteria_caps:
+                names[f"{cc.name}@{keys[cc.grain]}"] = ("c", cc.name)
+            state.keys, state.counter_names = dict(keys), names
+            state.levels, state.loads = {}, {}
+            state.counts = {m: dict.fromkeys(rules.period_caps, 0) for m in state.ids}
+            state.crit = {m: {cc.name: 0 for cc in rules.criteria_caps} for m in state.ids}
+            state.presence, state.window = {}, (0, 0)
+        params = {"acct": acct, "pool": rules.name, "since": -1 if since is None else since}
+        touched: set[str] = set()
+        for r in conn.execute(st["levels_since"], params):
+            if r[0] in state.pos:
+                state.levels[r[0]] = (r[1], r[2], bool(r[3]), bool(r[4]), r[5], int(r[6]))
+                touched.add(r[0])
+        for r in conn.execute(st["loads_since"], params):
+            if r[0] in state.pos:
+                state.loads[r[0]] = (int(r[1]), int(r[2]))
+                touched.add(r[0])
+        names = state.counter_names
+        if names:
+            for counter, manager, n in conn.execute(
+                st["counters_since"], {**params, "names": list(names)}
+            ):
+                if manager in state.pos:
+                    kind, label = names[counter]
+                    (state.counts if kind == "p" else state.crit)[manager][label] = int(n)
+                    touched.add(manager)
+        if since is None:
+            state.facts = [MemberFacts(m) for m in state.ids]
+            state.rows = [""] * len(state.ids)
+            state.snap_id, state.snap_rows, state.dirty = None, [], set()
+            touched = set(state.ids)
+        for m in touched:
+            self._rebuild(state, state.pos[m])
+        state.seq = seq
+
+    def _present(self, state: _PoolState, now_us: int) -> None:
+        """Shift and absence of every member at ``now_us`` (re-evaluated outside the window)."""
+        lo, hi = state.window
+        if lo <= now_us < hi:
+            return
+        lo, hi = -(2**62), 2**62
+        midnights: dict[ZoneInfo, tuple[int, int]] = {}
+        for i, mid in enumerate(state.ids):
+            person = self._people.get(mid)
+            if person is None:
+                value = (False, False)
+            else:
+                value = (person.on_shift(now_us), person.absent(now_us))
+                s_lo, s_hi, _ = person.shift
+                zone = person.schedule.zone
+                day = midnights.get(zone)
+                if day is None:
+                    local = from_epoch_us(now_us).astimezone(zone).date()
+                    day = midnights[zone] = (
+                        to_epoch_us(datetime.combine(local, dtime(), tzinfo=zone)),
+                        to_epoch_us(
+                            datetime.combine(local + timedelta(days=1), dtime(), tzinfo=zone)
+                        ),
+                    )
+                lo, hi = max(lo, s_lo, day[0]), min(hi, s_hi, day[1])
+            if state.presence.get(mid) != value:
+                state.presence[mid] = value
+                self._rebuild(state, i)
+        state.window = (lo, hi)
+
+    def _rebuild(self, state: _PoolState, i: int) -> None:
+        """Member ``i``'s facts and encoded row from the kept parts."""
+        mid = state.ids[i]
+        facts = self._facts(state, mid, in_pool=True)
+        state.facts[i] = facts
+        row = state.rows[i] = encode_row(facts)
+        if i < len(state.snap_rows) and state.snap_rows[i] == row:
+            state.dirty.discard(i)
+        else:
+            state.dirty.add(i)
+
+    def _facts(self, state: _PoolState, mid: str, *, in_pool: bool) -> MemberFacts:
+        rules = state.rules
+        person = self._people.get(mid)
+        level = state.levels.get(mid, _NO_LEVEL)
+        deals_n, tasks_n = state.loads.get(mid, (0, 0))
+        on_shift, absent = state.presence.get(mid, (False, False))
+        match = [SPECIALISATION_FIELDS.get(f, f) for f in rules.specialisation_match]
+        return MemberFacts(
+            id=mid,
+            active=person is not None and person.active,
+            role=person.role if person else "manager",
+            on_shift=on_shift,
+            absent=absent,
+            specialisations={f: person.specialisations.get(f, ()) for f in match} if person else {},
+            level=level[0],
+            last_assigned_us=level[1],
+            away=level[2],
+            catch_up=level[3],
+            catch_up_day=level[4],
+            catch_up_used=level[5],
+            open_deals=deals_n,
+            open_tasks=tasks_n,
+            period_counts=dict(state.counts.get(mid, {})),
+            criteria_counts=dict(state.crit.get(mid, {})),
+            factor=float(self._factors.get(rules.name, {}).get(mid, 1.0)),
+            in_pool=in_pool,
+        )
 
     def _inputs(
         self,
         conn: Connection,
-        rules: PoolRules,
+        state: _PoolState,
         lead: Lead,
         now_us: int,
         keys: Mapping[str, str],
-        members: list[str],
-        extra: list[str],
+        extra: str | None,
         exclude: Sequence[str],
         reason: str,
     ) -> DecisionInputs:
-        pg = conn.dialect.name == "postgresql"
-        st = _stmts()
-        lq = st["levels_pg" if pg else "levels"]
-        levels = {
-            r.manager_id: r for r in conn.execute(lq, {"acct": self.account_id, "pool": rules.name})
-        }
-        load_ids = sorted(
-            {*members, *extra, *([lead.responsible_id] if lead.responsible_id else [])}
-        )
-        if len(load_ids) <= 200 or pg:
-            dq = st["loads_in_pg" if pg else "loads_in"]
-            params: dict[str, Any] = {"acct": self.account_id, "ids": load_ids}
-        else:
-            dq, params = st["loads_all"], {"acct": self.account_id}
-        loads = {r[0]: (r[1], r[2]) for r in conn.execute(dq, params)}
-        counts: dict[str, dict[str, int]] = {}
-        crit: dict[str, dict[str, int]] = {}
-        names: dict[str, tuple[str, str]] = {}
-        for grain in rules.period_caps:
-            names[keys[grain]] = ("p", grain)
-        for cc in rules.criteria_caps:
-            if lead.value(cc.field) == cc.value:
-                names[f"{cc.name}@{keys[cc.grain]}"] = ("c", cc.name)
-        if names:
-            rows = conn.execute(
-                st["counters"], {"acct": self.account_id, "pool": rules.name, "names": list(names)}
-            )
-            for counter, manager, n in rows:
-                kind, label = names[counter]
-                (counts if kind == "p" else crit).setdefault(manager, {})[label] = int(n)
-        factors = self._factors.get(rules.name, {})
-        match = [SPECIALISATION_FIELDS.get(f, f) for f in rules.specialisation_match]
-        facts = []
-        for mid in [*members, *extra]:
-            person = self._people.get(mid)
-            state = levels.get(mid)
-            deals_n, tasks_n = loads.get(mid, (0, 0))
-            facts.append(
-                MemberFacts(
-                    id=mid,
-                    active=person is not None and person.active,
-                    role=person.role if person else "manager",
-                    on_shift=person is not None and person.on_shift(now_us),
-                    absent=person is not None and person.absent(now_us),
-                    specialisations={f: person.specialisations.get(f, ()) for f in match}
-                    if person
-                    else {},
-                    level=None if state is None else state.level,
-                    last_assigned_us=None if state is None else state.last_assigned_at,
-                    away=bool(state.away) if state is not None else False,
-                    catch_up=bool(state.catch_up) if state is not None else False,
-                    catch_up_day=None if state is None else state.catch_up_day,
-                    catch_up_used=0 if state is None else int(state.catch_up_used),
-                    open_deals=int(deals_n),
-                    open_tasks=int(tasks_n),
-                    period_counts=counts.get(mid, {}),
-                    criteria_counts=crit.get(mid, {}),
-                    factor=float(factors.get(mid, 1.0)),
-                    in_pool=mid not in extra,
-                )
-            )
+        members = list(state.facts)
+        if extra is not None:
+            members.append(self._outsider(conn, state, extra, now_us))
         return DecisionInputs(
-            pool=rules,
+            pool=state.rules,
             lead=lead,
             now_us=now_us,
             period_keys=dict(keys),
-            members=tuple(facts),
+            members=tuple(members),
             exclude=tuple(exclude),
             reason=reason,
         )
+
+    def _outsider(self, conn: Connection, state: _PoolState, mid: str, now_us: int) -> MemberFacts:
+        """The client's owner from outside the pool, read afresh (not kept in the table)."""
+        st, acct = _stmts(), self.account_id
+        load = conn.execute(st["load_one"], {"acct": acct, "m": mid}).first()
+        counts: dict[str, int] = {}
+        crit: dict[str, int] = {}
+        names = state.counter_names
+        if names:
+            rows = conn.execute(
+                st["counters_of"],
+                {"acct": acct, "pool": state.rules.name, "m": mid, "names": list(names)},
+            )
+            for counter, n in rows:
+                kind, label = names[counter]
+                (counts if kind == "p" else crit)[label] = int(n)
+        person = self._people[mid]
+        facts = self._facts(state, mid, in_pool=False)
+        return facts._replace(
+            on_shift=person.on_shift(now_us),
+            absent=person.absent(now_us),
+            open_deals=0 if load is None else int(load[0]),
+            open_tasks=0 if load is None else int(load[1]),
+            period_counts=counts,
+            criteria_counts=crit,
+        )
+
+    def _snapshot(self, conn: Connection, state: _PoolState, now_us: int) -> str | None:
+        """Store a new snapshot when there is none or more than an eighth of the pool differs."""
+        n = len(state.ids)
+        if state.snap_id is not None and len(state.dirty) <= max(16, n // 8):
+            return None
+        snap = uuid.uuid4().hex
+        conn.execute(
+            _stmts()["snapshot"],
+            {
+                "account_id": self.account_id,
+                "id": snap,
+                "pool": state.rules.name,
+                "created_at": from_epoch_us(now_us),
+                "data": snapshot_text(state.rules, state.rows),
+            },
+        )
+        return snap
+
+    def _apply(
+        self,
+        state: _PoolState,
+        outcome: Outcome,
+        lead: Lead,
+        is_open: bool,
+        now_us: int,
+        seq: int,
+    ) -> None:
+        """What :meth:`_record` wrote, applied to the member table (after the commit)."""
+        touched: set[str] = set()
+        for ch in outcome.changes:
+            if ch.manager_id not in state.pos:
+                continue
+            old = state.levels.get(ch.manager_id, _NO_LEVEL)
+            if ch.assigned and outcome.rule == "account_management":
+                state.levels[ch.manager_id] = (old[0], now_us, *old[2:])
+            else:
+                last = now_us if ch.assigned else old[1]
+                state.levels[ch.manager_id] = (
+                    ch.level,
+                    last,
+                    ch.away,
+                    ch.catch_up,
+                    ch.catch_up_day,
+                    ch.catch_up_used,
+                )
+            touched.add(ch.manager_id)
+        chosen = outcome.manager_id
+        if chosen is not None:
+            if chosen in state.pos:
+                counts = state.counts[chosen]
+                for grain in state.rules.period_caps:
+                    counts[grain] = counts.get(grain, 0) + 1
+                crit = state.crit[chosen]
+                for cc in state.rules.criteria_caps:
+                    if lead.value(cc.field) == cc.value:
+                        crit[cc.name] = crit.get(cc.name, 0) + 1
+            previous = lead.responsible_id
+            if is_open and previous != chosen:
+                for m, delta in ((chosen, 1), (previous, -1)):
+                    if m is not None and m in state.pos:
+                        d, t = state.loads.get(m, (0, 0))
+                        state.loads[m] = (d + delta, t)
+                        touched.add(m)
+            touched.add(chosen)
+        for m in touched:
+            if m in state.pos:
+                self._rebuild(state, state.pos[m])
+        state.seq = seq
+
+    # -- recording --------------------------------------------------------------------------
 
     def _decision(
         self,
@@ -466,8 +752,8 @@ class RoutingEngine:
             strategy=outcome.strategy,
             regulations_version=self.regulations.version,
             decided_at=moment,
-            explanation={**outcome.explanation(), "regulations_version": self.regulations.version},
-            inputs=inputs_to_json(inputs),
+            outcome=outcome,
+            decision_inputs=inputs,
             dry_run=dry_run,
         )
 
@@ -481,6 +767,8 @@ class RoutingEngine:
         is_open: bool,
         now_us: int,
         keys: Mapping[str, str],
+        seq: int,
+        stored_inputs: str,
     ) -> None:
         acct, pool = self.account_id, rules.name
         st = _stmts()
@@ -490,7 +778,13 @@ class RoutingEngine:
                 if ch.manager_id in (rules.members or ()):
                     conn.execute(
                         st["touch"],
-                        {"acct": acct, "p_pool": pool, "m": ch.manager_id, "v_now": now_us},
+                        {
+                            "acct": acct,
+                            "p_pool": pool,
+                            "m": ch.manager_id,
+                            "v_now": now_us,
+                            "v_seq": seq,
+                        },
                     )
                 continue  # the owner's lead is not a pool turn: the level stays
             row = {
@@ -502,6 +796,7 @@ class RoutingEngine:
                 "v_catch_up": ch.catch_up,
                 "v_catch_up_day": ch.catch_up_day,
                 "v_catch_up_used": ch.catch_up_used,
+                "v_seq": seq,
             }
             if ch.assigned:
                 conn.execute(st["assign"], {**row, "v_now": now_us})
@@ -518,12 +813,12 @@ class RoutingEngine:
                 if lead.value(cc.field) == cc.value
             ]
             if names:
-                _bump(conn, acct, pool, chosen, names)
+                _bump(conn, acct, pool, chosen, names, seq)
             previous = lead.responsible_id
             if is_open and previous != chosen:
-                _add_load(conn, acct, chosen, +1)
+                _add_load(conn, acct, chosen, +1, seq)
                 if previous is not None:
-                    _add_load(conn, acct, previous, -1)
+                    _add_load(conn, acct, previous, -1, seq)
             conn.execute(st["responsible"], {"acct": acct, "deal": lead.deal_id, "v_m": chosen})
         conn.execute(
             st["decision"],
@@ -539,8 +834,11 @@ class RoutingEngine:
                 strategy=decision.strategy,
                 regulations_version=decision.regulations_version,
                 decided_at=decision.decided_at,
-                explanation=decision.explanation,
-                inputs=decision.inputs,
+                explanation={
+                    **outcome.compact(),
+                    "regulations_version": decision.regulations_version,
+                },
+                inputs=stored_inputs,
             ),
         )
 
@@ -549,7 +847,7 @@ class RoutingEngine:
 def _stmts() -> dict[str, Any]:
     """The hot path's statements, built once (building them cost more than running them)."""
     acct: Any = bindparam("acct")
-    lv, ld, rc = routing_levels, routing_load, routing_counters
+    lv, ld, rc, sq = routing_levels, routing_load, routing_counters, routing_seq
     lead = (
         select(
             deals.c.id,
@@ -581,17 +879,7 @@ def _stmts() -> dict[str, Any]:
         )
         .where(deals.c.account_id == acct, deals.c.id == bindparam("deal"))
     )
-    levels = (
-        select(lv)
-        .where(lv.c.account_id == acct, lv.c.pool == bindparam("pool"))
-        .order_by(lv.c.manager_id)
-    )
-    loads = (
-        select(ld.c.manager_id, ld.c.open_deals, ld.c.open_tasks)
-        .where(ld.c.account_id == acct)
-        .order_by(ld.c.manager_id)
-    )
-    loads_in = loads.where(ld.c.manager_id.in_(bindparam("ids", expanding=True)))
+    since: Any = bindparam("since")
     key = (
         lv.c.account_id == acct,
         lv.c.pool == bindparam("p_pool"),
@@ -603,18 +891,42 @@ def _stmts() -> dict[str, Any]:
         "catch_up": bindparam("v_catch_up"),
         "catch_up_day": bindparam("v_catch_up_day"),
         "catch_up_used": bindparam("v_catch_up_used"),
+        "seq": bindparam("v_seq"),
     }
+    names: Any = bindparam("names", expanding=True)
     return {
         "lead": lead,
-        "levels": levels,
-        "levels_pg": levels.with_for_update(),
-        "loads_all": loads,
-        "loads_in": loads_in,
-        "loads_in_pg": loads_in.with_for_update(),
-        "counters": select(rc.c.counter, rc.c.manager_id, rc.c.count).where(
+        "seq_bump": update(sq)
+        .where(sq.c.account_id == acct)
+        .values(seq=sq.c.seq + 1)
+        .returning(sq.c.seq),
+        "seq_get": select(sq.c.seq).where(sq.c.account_id == acct),
+        "levels_since": select(
+            lv.c.manager_id,
+            lv.c.level,
+            lv.c.last_assigned_at,
+            lv.c.away,
+            lv.c.catch_up,
+            lv.c.catch_up_day,
+            lv.c.catch_up_used,
+        ).where(lv.c.account_id == acct, lv.c.pool == bindparam("pool"), lv.c.seq > since),
+        "loads_since": select(ld.c.manager_id, ld.c.open_deals, ld.c.open_tasks).where(
+            ld.c.account_id == acct, ld.c.seq > since
+        ),
+        "counters_since": select(rc.c.counter, rc.c.manager_id, rc.c.count).where(
             rc.c.account_id == acct,
             rc.c.pool == bindparam("pool"),
-            rc.c.counter.in_(bindparam("names", expanding=True)),
+            rc.c.seq > since,
+            rc.c.counter.in_(names),
+        ),
+        "load_one": select(ld.c.open_deals, ld.c.open_tasks).where(
+            ld.c.account_id == acct, ld.c.manager_id == bindparam("m")
+        ),
+        "counters_of": select(rc.c.counter, rc.c.count).where(
+            rc.c.account_id == acct,
+            rc.c.pool == bindparam("pool"),
+            rc.c.manager_id == bindparam("m"),
+            rc.c.counter.in_(names),
         ),
         "state": update(lv).where(*key).values(**state),
         "assign": update(lv)
@@ -624,40 +936,65 @@ def _stmts() -> dict[str, Any]:
             last_assigned_at=bindparam("v_now"),
             assigned_total=lv.c.assigned_total + 1,
         ),
-        "touch": update(lv).where(*key).values(last_assigned_at=bindparam("v_now")),
+        "touch": update(lv)
+        .where(*key)
+        .values(last_assigned_at=bindparam("v_now"), seq=bindparam("v_seq")),
         "load": update(ld)
         .where(ld.c.account_id == acct, ld.c.manager_id == bindparam("m"))
-        .values(open_deals=ld.c.open_deals + bindparam("v_delta")),
+        .values(open_deals=ld.c.open_deals + bindparam("v_delta"), seq=bindparam("v_seq")),
         "responsible": update(deals)
         .where(deals.c.account_id == acct, deals.c.id == bindparam("deal"))
         .values(responsible_id=bindparam("v_m")),
         "decision": insert(routing_decisions),
+        "snapshot": insert(routing_snapshots),
     }
 
 
-def _bump(conn: Connection, acct: str, pool: str, manager: str, names: list[str]) -> None:
+def _bump(conn: Connection, acct: str, pool: str, manager: str, names: list[str], seq: int) -> None:
     rows = [
-        {"account_id": acct, "pool": pool, "counter": n, "manager_id": manager, "count": 1}
+        {
+            "account_id": acct,
+            "pool": pool,
+            "counter": n,
+            "manager_id": manager,
+            "count": 1,
+            "seq": seq,
+        }
         for n in names
     ]
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(routing_counters)
-    conn.execute(
-        stmt.on_conflict_do_update(
+    conn.execute(_upserts()[conn.dialect.name == "postgresql"], rows)
+
+
+@cache
+def _upserts() -> dict[bool, Any]:
+    """The counter upsert per dialect (PostgreSQL: True), built once."""
+    out: dict[bool, Any] = {}
+    for pg, dialect in ((False, sqlite), (True, postgresql)):
+        stmt = dialect.insert(routing_counters)
+        out[pg] = stmt.on_conflict_do_update(
             index_elements=["account_id", "pool", "counter", "manager_id"],
-            set_={"count": routing_counters.c.count + 1},
-        ),
-        rows,
+            set_={"count": routing_counters.c.count + 1, "seq": stmt.excluded.seq},
+        )
+    return out
+
+
+def _add_load(conn: Connection, acct: str, manager: str, delta: int, seq: int) -> None:
+    result = conn.execute(
+        _stmts()["load"], {"acct": acct, "m": manager, "v_delta": delta, "v_seq": seq}
     )
-
-
-def _add_load(conn: Connection, acct: str, manager: str, delta: int) -> None:
-    result = conn.execute(_stmts()["load"], {"acct": acct, "m": manager, "v_delta": delta})
     if result.rowcount == 0 and delta > 0:
         _insert_missing(
             conn,
             routing_load,
-            [{"account_id": acct, "manager_id": manager, "open_deals": delta, "open_tasks": 0}],
+            [
+                {
+                    "account_id": acct,
+                    "manager_id": manager,
+                    "open_deals": delta,
+                    "open_tasks": 0,
+                    "seq": seq,
+                }
+            ],
         )
 
 
@@ -776,40 +1113,52 @@ def rebuild_counters(store: Store, account_id: str, rules: PoolRules, now: datet
     """Replace the kept counters by a recount (after a sync, or when in doubt).
 
     Deals closed and tasks completed since the last rebuild stop counting towards the load
-    here; the incremental counters only ever add what routing assigned.
+    here; the incremental counters only ever add what routing assigned. Every row written is
+    stamped with a new routing sequence, so running engines pick the new figures up.
     """
     with _write_txn(store) as conn:
+        seq = _next_seq(conn, account_id)
         load, counters = recount(conn, account_id, rules, now)
         conn.execute(
             update(routing_load)
             .where(routing_load.c.account_id == account_id)
-            .values(open_deals=0, open_tasks=0)
+            .values(open_deals=0, open_tasks=0, seq=seq)
         )
-        now_us = to_epoch_us(now)
-        for manager, (n_deals, n_tasks) in load.items():
-            _insert_missing(
-                conn,
-                routing_load,
-                [
-                    {
-                        "account_id": account_id,
-                        "manager_id": manager,
-                        "open_deals": 0,
-                        "open_tasks": 0,
-                    }
-                ],
-            )
+        _insert_missing(
+            conn,
+            routing_load,
+            [
+                {
+                    "account_id": account_id,
+                    "manager_id": manager,
+                    "open_deals": 0,
+                    "open_tasks": 0,
+                    "seq": seq,
+                }
+                for manager in load
+            ],
+        )
+        if load:
             conn.execute(
                 update(routing_load)
                 .where(
-                    routing_load.c.account_id == account_id, routing_load.c.manager_id == manager
+                    routing_load.c.account_id == account_id,
+                    routing_load.c.manager_id == bindparam("m"),
                 )
-                .values(open_deals=n_deals, open_tasks=n_tasks, rebuilt_at=from_epoch_us(now_us))
+                .values(
+                    open_deals=bindparam("n_deals"),
+                    open_tasks=bindparam("n_tasks"),
+                    rebuilt_at=now,
+                ),
+                [{"m": m, "n_deals": d, "n_tasks": t} for m, (d, t) in load.items()],
             )
+        # Zero rather than delete: a deleted row carries no sequence for engines to notice.
         conn.execute(
-            delete(routing_counters).where(
+            update(routing_counters)
+            .where(
                 routing_counters.c.account_id == account_id, routing_counters.c.pool == rules.name
             )
+            .values(count=0, seq=seq)
         )
         rows = [
             {
@@ -818,19 +1167,26 @@ def rebuild_counters(store: Store, account_id: str, rules: PoolRules, now: datet
                 "counter": c,
                 "manager_id": m,
                 "count": n,
+                "seq": seq,
             }
             for (c, m), n in counters.items()
         ]
         if rows:
-            conn.execute(insert(routing_counters), rows)
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            stmt = dialect.insert(routing_counters)
+            conn.execute(
+                stmt.on_conflict_do_update(
+                    index_elements=["account_id", "pool", "counter", "manager_id"],
+                    set_={"count": stmt.excluded["count"]},
+                ),
+                rows,
+            )
 
 
-def load_decision(store: Store, account_id: str, decision_id: str) -> dict[str, Any]:
-    """A stored decision row as a dict.
-
-    Raises:
-        StoreError: when there is no such decision.
-    """
+def _stored(
+    store: Store, account_id: str, decision_id: str
+) -> tuple[dict[str, Any], dict[str, Any], DecisionInputs]:
+    """The decision row, its stored (compact) explanation and its inputs rebuilt."""
     with store.engine.connect() as conn:
         row = (
             conn.execute(
@@ -842,10 +1198,53 @@ def load_decision(store: Store, account_id: str, decision_id: str) -> dict[str, 
             .mappings()
             .first()
         )
-    if row is None:
-        raise StoreError(f"no routing decision {decision_id!r} in account {account_id}")
+        if row is None:
+            raise StoreError(f"no routing decision {decision_id!r} in account {account_id}")
+        stored = json.loads(row["inputs"])
+        data = conn.execute(
+            select(routing_snapshots.c.data).where(
+                routing_snapshots.c.account_id == account_id,
+                routing_snapshots.c.id == stored["snapshot"],
+            )
+        ).scalar()
+    if data is None:
+        raise StoreError(
+            f"routing decision {decision_id}: its snapshot {stored['snapshot']} is missing"
+        )
     out = dict(row)
-    for k in ("explanation", "inputs"):
-        if isinstance(out[k], str):
-            out[k] = json.loads(out[k])
+    compact = out["explanation"]
+    if isinstance(compact, str):
+        compact = json.loads(compact)
+    return out, dict(compact), inputs_from_stored(json.loads(data), stored)
+
+
+def load_decision(store: Store, account_id: str, decision_id: str) -> dict[str, Any]:
+    """A stored decision row as a dict, with ``explanation`` and ``inputs`` expanded.
+
+    The explanation is stored compactly (who, rule, tie, rejoins, exclusions by rule); the
+    eligible members with level, load and weight and the exclusions' details are recomputed
+    from the stored inputs by the same pure ``decide`` (without re-choosing), so they are
+    what the decision saw.
+
+    Raises:
+        StoreError: when there is no such decision.
+    """
+    out, compact, inputs = _stored(store, account_id, decision_id)
+    seen = decide(inputs, _Unchosen(str(compact.get("strategy", out["strategy"]))))
+    full = seen.explanation()
+    for k in ("chosen", "rule", "strategy", "tie", "note"):
+        full[k] = compact.get(k)
+    full["regulations_version"] = compact.get("regulations_version", out["regulations_version"])
+    tie = compact.get("tie")
+    if tie:  # stored as a mask and the first two of the order; the rest follows from inputs
+        between = tie_members(tie["mask"], seen.candidates.members)
+        facts = {m.id: m for m in seen.candidates.members}
+
+        def rank(mid: str) -> tuple[int, int]:
+            last = facts[mid].last_assigned_us
+            return (-(2**63) if last is None else last, tie_hash(inputs.pool.name, mid))
+
+        full["tie"] = {"between": between, "by": tie["by"], "order": sorted(between, key=rank)}
+    out["explanation"] = full
+    out["inputs"] = inputs_to_json(inputs)
     return out

@@ -42,20 +42,50 @@ def pick_lowest(
     Returns the winner and, when more than one candidate shared the lowest key, how the tie
     was broken (to be logged in the decision).
     """
+    return lowest(candidates, [key(c) for c in candidates])
+
+
+def tied_at_lowest(values: Sequence[float]) -> list[int]:
+    """Indices of the values equal (:func:`same`) to the minimum.
+
+    Cheap comparisons first: up to ``low + EPS max(1, |low|)`` a value is ``same`` as ``low``
+    for certain, above ``low + 2 EPS max(1, |low|)`` it cannot be; the exact test decides the
+    few in between.
+    """
+    low = min(values)
+    surely = low + EPS * max(1.0, abs(low))  # at most this: same as low for certain
+    cut = low + 2 * EPS * max(1.0, abs(low))
+    return [i for i, v in enumerate(values) if v <= surely or (v <= cut and same(v, low))]
+
+
+def lowest(
+    candidates: Sequence[Candidate], values: Sequence[float]
+) -> tuple[Candidate, TieBreak | None]:
+    """:func:`pick_lowest` with the keys given as a column aligned with ``candidates``.
+
+    Only the tied candidates are materialised (``candidates`` may be a lazy view).
+    """
     if not candidates:
         raise ValueError("no candidates")
-    low = min(key(c) for c in candidates)
-    tied = [c for c in candidates if same(key(c), low)]
-    if len(tied) == 1:
-        return tied[0], None
+    idx = tied_at_lowest(values)
+    if len(idx) == 1:
+        return candidates[idx[0]], None
+    keys = getattr(candidates, "tie_keys", None)
     never = -(2**63)
+    if keys is not None:  # a lazy view: order by its columns, build only the winner
+        ranked = sorted(idx, key=keys)
+        ids = [keys.id_of(i) for i in ranked]
+        first, second = keys(ranked[0]), keys(ranked[1])
+        by = "last_assigned" if first[0] != second[0] else "hash"
+        return candidates[ranked[0]], TieBreak(between=tuple(sorted(ids)), by=by, order=tuple(ids))
+    tied = [candidates[i] for i in idx]
     order = sorted(
         tied,
         key=lambda c: (never if c.last_assigned_us is None else c.last_assigned_us, c.tie_hash),
     )
-    first, second = order[0], order[1]
-    by = "last_assigned" if first.last_assigned_us != second.last_assigned_us else "hash"
-    return first, TieBreak(
+    head, runner = order[0], order[1]
+    by = "last_assigned" if head.last_assigned_us != runner.last_assigned_us else "hash"
+    return head, TieBreak(
         between=tuple(sorted(c.id for c in tied)), by=by, order=tuple(c.id for c in order)
     )
 

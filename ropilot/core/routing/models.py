@@ -7,9 +7,12 @@ with the decision and :func:`ropilot.core.routing.replay.replay` can recompute i
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from ropilot.core.routing.candidates import Candidates
 
 SPECIALISATION_FIELDS: Mapping[str, str] = {
     "product": "products",
@@ -125,16 +128,19 @@ class Lead:
         return None if v is None else str(v)
 
 
-@dataclass(frozen=True)
-class MemberFacts:
-    """One pool member at decision time: who they are and their routing state."""
+class MemberFacts(NamedTuple):
+    """One pool member at decision time: who they are and their routing state.
+
+    A named tuple rather than a dataclass: the engine keeps one per pool member across
+    decisions, and a tuple encodes straight to the JSON row stored for replay.
+    """
 
     id: str
     active: bool = True
     role: str = "manager"
     on_shift: bool = True
     absent: bool = False
-    specialisations: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    specialisations: Mapping[str, tuple[str, ...]] = {}
     level: float | None = None  # None: no state yet (joins at the pool's minimum level)
     last_assigned_us: int | None = None
     away: bool = False
@@ -143,10 +149,19 @@ class MemberFacts:
     catch_up_used: int = 0
     open_deals: int = 0
     open_tasks: int = 0
-    period_counts: Mapping[str, int] = field(default_factory=dict)  # grain → count now
-    criteria_counts: Mapping[str, int] = field(default_factory=dict)  # cap name → count now
+    period_counts: Mapping[str, int] = {}  # grain → count now
+    criteria_counts: Mapping[str, int] = {}  # cap name → count now
     factor: float = 1.0
     in_pool: bool = True  # False: the client's owner, considered only for account management
+
+    @classmethod
+    def from_row(cls, row: Sequence[Any]) -> MemberFacts:
+        """Inverse of the JSON row (``json.dumps(facts)``): lists back to tuples."""
+        m = cls(*row)
+        specs = m.specialisations
+        if specs:
+            return m._replace(specialisations={k: tuple(v) for k, v in specs.items()})
+        return m
 
 
 @dataclass(frozen=True)
@@ -215,20 +230,30 @@ class StateChange:
 
 @dataclass(frozen=True)
 class Outcome:
-    """The result of :func:`ropilot.core.routing.decide.decide`: who, why, and state changes."""
+    """The result of :func:`ropilot.core.routing.decide.decide`: who, why, and state changes.
+
+    The eligible members are kept as the lazy :class:`Candidates` view: with 500 members,
+    building their explanation rows costs more than the decision, and it is only needed when
+    someone looks (``explanation``); what is stored is :meth:`compact`.
+    """
 
     manager_id: str | None
     rule: str  # "fairness", "account_management" or "no_eligible"
     strategy: str
-    eligible: tuple[tuple[str, float, float, float, float, float], ...]
+    candidates: Candidates
     excluded: tuple[tuple[str, str, str], ...]
     tie: TieBreak | None
     changes: tuple[StateChange, ...]
     rejoined: tuple[tuple[str, float | None, float], ...] = ()
     note: str = ""
 
+    @property
+    def eligible(self) -> tuple[tuple[str, float, float, float, float, float], ...]:
+        """(id, level, load, weight, declared weight, factor) of every eligible member."""
+        return self.candidates.explained()
+
     def explanation(self) -> dict[str, Any]:
-        """The JSON explanation stored with the decision."""
+        """The full JSON explanation (what ``route --explain`` shows)."""
         return {
             "chosen": self.manager_id,
             "rule": self.rule,
@@ -245,9 +270,63 @@ class Outcome:
                 for m, lv, ld, w, dw, f in self.eligible
             ],
             "excluded": [{"manager_id": m, "rule": r, "detail": d} for m, r, d in self.excluded],
-            "tie": None if self.tie is None else asdict(self.tie),
+            "tie": None
+            if self.tie is None
+            else {
+                "between": list(self.tie.between),
+                "by": self.tie.by,
+                "order": list(self.tie.order),
+            },
             "rejoined": [
                 {"manager_id": m, "level_before": a, "level_after": b} for m, a, b in self.rejoined
             ],
             "note": self.note,
         }
+
+    def compact(self) -> dict[str, Any]:
+        """The stored explanation: who, the rule, the tie, rejoins and exclusions by rule.
+
+        The tie keeps who was tied as a bit mask over the decision's members (in the stored
+        inputs' order; 500 members → 125 hex digits rather than 500 ids) and the first two of
+        its order (the winner and the one whose comparison settled it, hence ``by``); the rest
+        of the order follows from the members' last assignments and hashes.
+
+        Levels, loads and weights of the eligible members and the exclusions' details follow
+        from the stored inputs; :func:`ropilot.core.routing.engine.load_decision` expands them.
+        """
+        by_rule: dict[str, list[str]] = {}
+        for m, r, _ in self.excluded:
+            by_rule.setdefault(r, []).append(m)
+        return {
+            "chosen": self.manager_id,
+            "rule": self.rule,
+            "strategy": self.strategy,
+            "eligible": len(self.candidates),
+            "excluded": by_rule,
+            "tie": None
+            if self.tie is None
+            else {
+                "mask": tie_mask(self.tie.between, self.candidates.members),
+                "tied": len(self.tie.between),
+                "by": self.tie.by,
+                "order": list(self.tie.order[:2]),
+            },
+            "rejoined": [list(r) for r in self.rejoined],
+            "note": self.note,
+        }
+
+
+def tie_mask(ids: Sequence[str], members: Sequence[MemberFacts]) -> str:
+    """Hex bit mask of ``ids`` over ``members`` (bit i: ``members[i]``)."""
+    wanted = set(ids)
+    mask = 0
+    for i, m in enumerate(members):
+        if m.id in wanted:
+            mask |= 1 << i
+    return format(mask, "x")
+
+
+def tie_members(mask: str, members: Sequence[MemberFacts]) -> list[str]:
+    """Inverse of :func:`tie_mask`: the ids, sorted."""
+    bits = int(mask, 16)
+    return sorted(m.id for i, m in enumerate(members) if bits >> i & 1)

@@ -6,16 +6,15 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ropilot.core.routing.codec import inputs_from_json
 from ropilot.core.routing.decide import decide
-from ropilot.core.routing.engine import load_decision
+from ropilot.core.routing.engine import _stored
 from ropilot.core.routing.strategies import RoutingStrategy
 from ropilot.core.store import Store
 
 
 @dataclass(frozen=True)
 class Replay:
-    """The stored and the recomputed answer."""
+    """The stored and the recomputed answer (both in the stored, compact form)."""
 
     decision_id: str
     stored_manager_id: str | None
@@ -38,14 +37,17 @@ def _norm(data: dict[str, Any]) -> dict[str, Any]:
 def replay(
     store: Store, account_id: str, decision_id: str, strategies: dict[str, RoutingStrategy]
 ) -> Replay:
-    """Recompute ``decision_id`` from its stored inputs with the named strategy."""
-    row = load_decision(store, account_id, decision_id)
-    inputs = inputs_from_json(row["inputs"])
+    """Recompute ``decision_id`` from its stored inputs with the named strategy.
+
+    Compares who, the rule, the tie, the rejoins, the exclusions by rule and the number of
+    eligible members with what was stored.
+    """
+    row, compact, inputs = _stored(store, account_id, decision_id)
     outcome = decide(inputs, strategies[row["strategy"]])
     return Replay(
         decision_id=decision_id,
         stored_manager_id=row["manager_id"],
         replayed_manager_id=outcome.manager_id,
-        stored=_norm(dict(row["explanation"])),
-        replayed=_norm(outcome.explanation()),
+        stored=_norm(compact),
+        replayed=_norm(outcome.compact()),
     )

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -54,8 +54,7 @@ class MemoryState:
             base = (
                 who
                 if kept is None
-                else replace(
-                    kept,
+                else kept._replace(
                     active=who.active,
                     role=who.role,
                     on_shift=who.on_shift,
@@ -65,8 +64,7 @@ class MemoryState:
                 )
             )
             facts.append(
-                replace(
-                    base,
+                base._replace(
                     open_deals=self.open_deals[mid],
                     period_counts={g: self.counters[(keys[g], mid)] for g in rules.period_caps},
                     criteria_counts={
@@ -82,8 +80,7 @@ class MemoryState:
         by_id = {m.id: m for m in inputs.members}
         for ch in outcome.changes:
             m = self.members.get(ch.manager_id, by_id[ch.manager_id])
-            m = replace(
-                m,
+            m = m._replace(
                 level=ch.level,
                 away=ch.away,
                 catch_up=ch.catch_up,
@@ -91,7 +88,7 @@ class MemoryState:
                 catch_up_used=ch.catch_up_used,
             )
             if ch.assigned:
-                m = replace(m, last_assigned_us=inputs.now_us)
+                m = m._replace(last_assigned_us=inputs.now_us)
             self.members[ch.manager_id] = m
         chosen = outcome.manager_id
         if chosen is None:

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
-from ropilot.core.routing.fairness import increment, pick_lowest, same
+from ropilot.core.routing.candidates import Candidates
+from ropilot.core.routing.fairness import increment, lowest, tied_at_lowest
 from ropilot.core.routing.models import Candidate, Choice, Lead, PoolRules
 
 
@@ -33,7 +34,7 @@ class WeightedFair:
 
     def choose(self, lead: Lead, candidates: Sequence[Candidate], pool: PoolRules) -> Choice | None:
         """Lowest fairness level wins."""
-        best, tie = pick_lowest(candidates, lambda c: c.level)
+        best, tie = lowest(candidates, _levels(candidates))
         return Choice(best.id, increment(pool.cost, best.weight), tie, "lowest fairness level")
 
 
@@ -44,7 +45,7 @@ class RoundRobin:
 
     def choose(self, lead: Lead, candidates: Sequence[Candidate], pool: PoolRules) -> Choice | None:
         """Lowest level wins; every lead costs the same to everyone."""
-        best, tie = pick_lowest(candidates, lambda c: c.level)
+        best, tie = lowest(candidates, _levels(candidates))
         return Choice(best.id, pool.cost, tie, "next in turn")
 
 
@@ -55,10 +56,21 @@ class LeastLoaded:
 
     def choose(self, lead: Lead, candidates: Sequence[Candidate], pool: PoolRules) -> Choice | None:
         """Lowest load ÷ weight wins, then lowest level, then the usual tie-break."""
-        low = min(c.load / c.weight for c in candidates)
-        least = [c for c in candidates if same(c.load / c.weight, low)]
-        best, tie = pick_lowest(least, lambda c: c.level)
+        if isinstance(candidates, Candidates):
+            ratios = [ld / w for ld, w in zip(candidates.loads, candidates.weights, strict=True)]
+            least: Sequence[Candidate] = candidates.only(tied_at_lowest(ratios))
+        else:
+            ratios = [c.load / c.weight for c in candidates]
+            least = [candidates[i] for i in tied_at_lowest(ratios)]
+        best, tie = lowest(least, _levels(least))
         return Choice(best.id, increment(pool.cost, best.weight), tie, "least load per weight")
+
+
+def _levels(candidates: Sequence[Candidate]) -> Sequence[float]:
+    """The level column (read from the lazy view without building candidates)."""
+    if isinstance(candidates, Candidates):
+        return candidates.levels
+    return [c.level for c in candidates]
 
 
 BUILTIN_STRATEGIES: tuple[type[WeightedFair] | type[RoundRobin] | type[LeastLoaded], ...] = (

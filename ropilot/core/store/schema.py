@@ -429,6 +429,16 @@ at most once. See ``ropilot.connectors.quality_actions``."""
 
 # -- routing (ropilot.core.routing) -----------------------------------------------------------
 
+routing_seq = Table(
+    "routing_seq",
+    metadata,
+    Column("account_id", AccountKey, primary_key=True),
+    Column("seq", BigInteger, nullable=False, default=0),
+)
+"""The account's routing sequence: every write to the routing state takes the row (``UPDATE
+... seq = seq + 1``, a row lock on PostgreSQL) and stamps the rows it changes with the new
+value, so an engine holding the state as of ``seq`` reads only the rows changed since."""
+
 routing_levels = Table(
     "routing_levels",
     metadata,
@@ -442,9 +452,10 @@ routing_levels = Table(
     Column("catch_up", Boolean, nullable=False, default=False),
     Column("catch_up_day", String(16)),
     Column("catch_up_used", Integer, nullable=False, default=0),
+    Column("seq", BigInteger, nullable=False, default=0),
 )
-"""Persistent fairness level per (pool, manager); locked FOR UPDATE in manager-id order while a
-decision is made (``last_assigned_at`` in epoch µs)."""
+"""Persistent fairness level per (pool, manager) (``last_assigned_at`` in epoch µs; ``seq``:
+the routing sequence of the last change)."""
 
 routing_counters = Table(
     "routing_counters",
@@ -454,6 +465,7 @@ routing_counters = Table(
     Column("counter", String(160), primary_key=True),
     Column("manager_id", Key, primary_key=True),
     Column("count", Integer, nullable=False),
+    Column("seq", BigInteger, nullable=False, default=0),
 )
 """Leads routed per manager in a period (``day:2026-03-02``) or per criteria and period
 (``product=loans@month:2026-03-01``); kept with each decision, recountable from decisions."""
@@ -466,9 +478,22 @@ routing_load = Table(
     Column("open_deals", Integer, nullable=False, default=0),
     Column("open_tasks", Integer, nullable=False, default=0),
     Column("rebuilt_at", UtcTimestamp),
+    Column("seq", BigInteger, nullable=False, default=0),
 )
 """Open deals and open tasks per manager for the load cap; +1/−1 with each decision, recounted
 from ``deals`` and ``tasks`` by ``routing.engine.rebuild_counters``."""
+
+routing_snapshots = Table(
+    "routing_snapshots",
+    metadata,
+    Column("account_id", AccountKey, primary_key=True),
+    Column("id", Key, primary_key=True),
+    Column("pool", Key, nullable=False),
+    Column("created_at", UtcTimestamp, nullable=False),
+    Column("data", Text, nullable=False),
+)
+"""A pool's rules and every member's facts (compact JSON text); a decision stores a reference
+to one plus the members whose facts differ from it (``routing.codec``)."""
 
 routing_decisions = Table(
     "routing_decisions",
@@ -485,15 +510,17 @@ routing_decisions = Table(
     Column("regulations_version", String(64), nullable=False),
     Column("decided_at", UtcTimestamp, nullable=False),
     Column("explanation", Json, nullable=False),
-    Column("inputs", Json, nullable=False),
+    Column("inputs", Text, nullable=False),
     Column("applied_at", UtcTimestamp),
     Column("apply_error", Text),
     Index(None, "account_id", "deal_id", "decided_at"),
     Index(None, "account_id", "pool", "decided_at"),
     Index(None, "account_id", "manager_id", "decided_at"),
 )
-"""Every routing decision with its explanation and the inputs to replay it; ``applied_at`` is
-set once the CRM's responsible was changed (``ropilot.connectors.routing_actions``)."""
+"""Every routing decision: the compact explanation (who, rule, tie, rejoins, exclusions by
+rule) and the inputs to replay and expand it (JSON text: snapshot reference plus the members
+that differ from it); ``applied_at`` is set once the CRM's responsible was changed
+(``ropilot.connectors.routing_actions``)."""
 
 # -- sales regulations (ropilot.core.regulations) ---------------------------------------------
 

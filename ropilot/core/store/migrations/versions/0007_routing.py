@@ -1,4 +1,4 @@
-"""routing: fairness levels, decisions
+"""routing: sequence, fairness levels, counters, load, snapshots, decisions
 
 Revision ID: 0007
 Revises: 0006
@@ -32,6 +32,12 @@ def _json() -> sa.types.TypeEngine[Any]:
 
 def upgrade() -> None:
     op.create_table(
+        "routing_seq",
+        sa.Column("account_id", _key(64), nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("account_id", name=op.f("pk_routing_seq")),
+    )
+    op.create_table(
         "routing_levels",
         sa.Column("account_id", _key(64), nullable=False),
         sa.Column("pool", _key(128), nullable=False),
@@ -43,6 +49,7 @@ def upgrade() -> None:
         sa.Column("catch_up", sa.Boolean(), nullable=False),
         sa.Column("catch_up_day", sa.String(length=16), nullable=True),
         sa.Column("catch_up_used", sa.Integer(), nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("account_id", "pool", "manager_id", name=op.f("pk_routing_levels")),
     )
     op.create_table(
@@ -52,6 +59,7 @@ def upgrade() -> None:
         sa.Column("counter", sa.String(length=160), nullable=False),
         sa.Column("manager_id", _key(128), nullable=False),
         sa.Column("count", sa.Integer(), nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint(
             "account_id", "pool", "counter", "manager_id", name=op.f("pk_routing_counters")
         ),
@@ -63,7 +71,17 @@ def upgrade() -> None:
         sa.Column("open_deals", sa.Integer(), nullable=False),
         sa.Column("open_tasks", sa.Integer(), nullable=False),
         sa.Column("rebuilt_at", sa.BigInteger(), nullable=True),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("account_id", "manager_id", name=op.f("pk_routing_load")),
+    )
+    op.create_table(
+        "routing_snapshots",
+        sa.Column("account_id", _key(64), nullable=False),
+        sa.Column("id", _key(128), nullable=False),
+        sa.Column("pool", _key(128), nullable=False),
+        sa.Column("created_at", sa.BigInteger(), nullable=False),
+        sa.Column("data", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("account_id", "id", name=op.f("pk_routing_snapshots")),
     )
     op.create_table(
         "routing_decisions",
@@ -79,7 +97,7 @@ def upgrade() -> None:
         sa.Column("regulations_version", sa.String(length=64), nullable=False),
         sa.Column("decided_at", sa.BigInteger(), nullable=False),
         sa.Column("explanation", _json(), nullable=False),
-        sa.Column("inputs", _json(), nullable=False),
+        sa.Column("inputs", sa.Text(), nullable=False),
         sa.Column("applied_at", sa.BigInteger(), nullable=True),
         sa.Column("apply_error", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("account_id", "id", name=op.f("pk_routing_decisions")),
@@ -96,6 +114,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("routing_decisions")
+    op.drop_table("routing_snapshots")
     op.drop_table("routing_load")
     op.drop_table("routing_counters")
     op.drop_table("routing_levels")
+    op.drop_table("routing_seq")

@@ -1,0 +1,143 @@
+"""The eligible members as strategies see them: a lazy sequence over the decision's members.
+
+A strategy receives ``Sequence[Candidate]``. Building 500 ``Candidate`` objects per decision
+cost more than the rest of the decision, so :class:`Candidates` keeps the members and the
+eligible positions and builds a ``Candidate`` only when one is asked for; the built-in
+strategies read whole columns (``levels``, ``loads``, ``weights``) instead and build only the
+tied candidates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from functools import cached_property, lru_cache
+from typing import overload
+
+from ropilot.core.routing.capacity import load_of
+from ropilot.core.routing.fairness import stable_hash
+from ropilot.core.routing.models import Candidate, MemberFacts, PoolRules
+
+
+@lru_cache(maxsize=65536)
+def tie_hash(pool: str, manager_id: str) -> int:
+    """``stable_hash`` memoised: the same (pool, manager) pairs recur in every decision."""
+    return stable_hash(pool, manager_id)
+
+
+class Candidates(Sequence[Candidate]):
+    """Eligible members ``members[i] for i in positions``, at the decision's floor level."""
+
+    def __init__(
+        self,
+        pool: PoolRules,
+        members: Sequence[MemberFacts],
+        positions: Sequence[int],
+        floor: float,
+    ) -> None:
+        self.pool = pool
+        self.members = members
+        self.positions = positions
+        self.floor = floor
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    @overload
+    def __getitem__(self, index: int) -> Candidate: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Candidate]: ...
+
+    def __getitem__(self, index: int | slice) -> Candidate | Sequence[Candidate]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        m = self.members[self.positions[index]]
+        pool = self.pool
+        return Candidate(
+            id=m.id,
+            level=self.levels[index],
+            load=load_of(m, pool),
+            declared_weight=pool.weight_of(m.id),
+            factor=m.factor,
+            last_assigned_us=m.last_assigned_us,
+            tie_hash=tie_hash(pool.name, m.id),
+            catching_up=self._catching(m),
+        )
+
+    def __iter__(self) -> Iterator[Candidate]:
+        return (self[i] for i in range(len(self)))
+
+    def _catching(self, m: MemberFacts) -> bool:
+        return m.catch_up and m.catch_up_used < self.pool.catch_up_per_day
+
+    def only(self, keep: Sequence[int]) -> Candidates:
+        """The candidates at these indices (of this sequence)."""
+        return Candidates(self.pool, self.members, [self.positions[i] for i in keep], self.floor)
+
+    @cached_property
+    def tie_keys(self) -> _TieKeys:
+        """Index → (last assignment or -2**63, tie hash): the tie-break order's sort key."""
+        return _TieKeys(self)
+
+    @cached_property
+    def ids(self) -> list[str]:
+        """Manager ids, in member order."""
+        ms = self.members
+        return [ms[i].id for i in self.positions]
+
+    @cached_property
+    def levels(self) -> list[float]:
+        """Levels as the strategy compares them.
+
+        A member catching up whose extra allowance for today is spent competes at the floor.
+        """
+        ms = self.members
+        out = [0.0 if (lv := ms[i].level) is None else lv for i in self.positions]
+        for k, i in enumerate(self.positions):
+            m = ms[i]
+            if m.catch_up and not self._catching(m):
+                out[k] = max(out[k], self.floor)
+        return out
+
+    @cached_property
+    def loads(self) -> list[float]:
+        """Concurrent load (weighted open deals and tasks)."""
+        ms, pool = self.members, self.pool
+        return [load_of(ms[i], pool) for i in self.positions]
+
+    @cached_property
+    def weights(self) -> list[float]:
+        """Declared weight × efficiency factor."""
+        ms, pool = self.members, self.pool
+        return [pool.weight_of(ms[i].id) * ms[i].factor for i in self.positions]
+
+    def explained(self) -> tuple[tuple[str, float, float, float, float, float], ...]:
+        """(id, level, load, weight, declared weight, factor) per candidate, for explanations."""
+        ms, pool = self.members, self.pool
+        return tuple(
+            (
+                m.id,
+                lv,
+                load_of(m, pool),
+                pool.weight_of(m.id) * m.factor,
+                pool.weight_of(m.id),
+                m.factor,
+            )
+            for m, lv in zip((ms[i] for i in self.positions), self.levels, strict=True)
+        )
+
+
+class _TieKeys:
+    """The tie-break sort key of a :class:`Candidates` index, read from the members."""
+
+    def __init__(self, view: Candidates) -> None:
+        self.view = view
+
+    def __call__(self, index: int) -> tuple[int, int]:
+        m = self.view.members[self.view.positions[index]]
+        last = -(2**63) if m.last_assigned_us is None else m.last_assigned_us
+        return last, tie_hash(self.view.pool.name, m.id)
+
+    def id_of(self, index: int) -> str:
+        """The manager id at ``index``."""
+        return self.view.members[self.view.positions[index]].id

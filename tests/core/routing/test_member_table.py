@@ -1,0 +1,84 @@
+"""The engine's kept member table, the routing sequence and the snapshot-plus-delta storage.
+
+Two engines on one store, alternating (each must see the other's decisions through the
+routing sequence): 3 managers, day cap 4, 13 leads. Equal weights, lowest level first, so the
+12 first leads go 4/4/4 — each engine alone has seen only half of them — and the 13th finds
+everyone at 4 + 1 > 4: ``no_eligible`` with three ``cap_period`` exclusions.
+
+A rebuild seen by a running engine: 2 managers, load cap 2 (``max_open_load`` counts this lead
+too: load + 1 ≤ 2). Four leads → 2 each (loads 2, 2); the fifth: 2 + 1 > 2 for both →
+nobody. Two of a's leads are lost outside routing and the counters rebuilt: a's load 0, so the
+sixth goes to a (b: 2 + 1 > 2).
+
+Storage: a 40-member pool, 60 leads. A snapshot is written with the first decision and again
+whenever more than max(16, 40 ÷ 8) = 16 members differ from it. The first decision gives every
+member its joining level (none → 0), so all 40 differ and decision 2 writes one; from then on
+one new winner per decision (first round: everyone at 0, each winner moves to 1; the second
+round starts at decision 41 with other members than the last 17) makes one more row differ,
+so decision k sees k − 2 differing rows and writes at k − 2 = 17: decisions 1, 2, 19, 36, 53
+→ 5 snapshots.
+Every stored decision expands (``load_decision``) to exactly the explanation the engine
+returned, and replays to the same answer.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from ropilot.core.routing import RoutingEngine, builtin_strategies, replay
+from ropilot.core.routing.engine import load_decision, rebuild_counters
+from ropilot.core.store import Store
+from ropilot.core.store.schema import routing_snapshots
+from tests.core.routing.helpers import ACCOUNT, NOON, regs, seed
+
+
+def test_two_engines_see_each_others_decisions(store: Store) -> None:
+    ids = seed(store, ["a", "b", "c"], 13)
+    rules = regs(caps={"per_period": {"period": "day", "max": 4}})
+    engines = [RoutingEngine(store, ACCOUNT, rules), RoutingEngine(store, ACCOUNT, rules)]
+    got: dict[str, int] = {}
+    for i, d in enumerate(ids[:12]):
+        decision = engines[i % 2].route(d, now=NOON)
+        assert decision.manager_id is not None
+        got[decision.manager_id] = got.get(decision.manager_id, 0) + 1
+    assert got == {"a": 4, "b": 4, "c": 4}
+    last = engines[0].route(ids[12], now=NOON)
+    assert last.manager_id is None and last.rule == "no_eligible"
+    assert sorted((e["manager_id"], e["rule"]) for e in last.explanation["excluded"]) == [
+        ("a", "cap_period"),
+        ("b", "cap_period"),
+        ("c", "cap_period"),
+    ]
+
+
+def test_a_rebuild_reaches_a_running_engine(store: Store) -> None:
+    ids = seed(store, ["a", "b"], 6)
+    pool = regs(caps={"max_open_load": 2})
+    engine = RoutingEngine(store, ACCOUNT, pool)
+    first = [engine.route(d, now=NOON) for d in ids[:4]]
+    assert sorted(d.manager_id or "" for d in first) == ["a", "a", "b", "b"]
+    assert engine.route(ids[4], now=NOON).manager_id is None
+    lost = [d.deal_id for d in first if d.manager_id == "a"]
+    store.update("deals", [{"account_id": ACCOUNT, "id": d, "stage_id": "lost"} for d in lost])
+    rebuild_counters(store, ACCOUNT, engine.rules_for(pool.routing.pools[0]), NOON)
+    assert engine.route(ids[5], now=NOON).manager_id == "a"
+
+
+def test_stored_decisions_expand_and_replay_exactly(store: Store) -> None:
+    members = [f"m{i:02d}" for i in range(40)]
+    ids = seed(store, members, 60)
+    engine = RoutingEngine(store, ACCOUNT, regs(caps={"per_period": {"period": "day", "max": 9}}))
+    decisions = [engine.route(d, now=NOON) for d in ids]
+    with store.engine.connect() as conn:
+        snapshots = conn.execute(select(func.count()).select_from(routing_snapshots)).scalar()
+    assert snapshots == 5
+    strategies = builtin_strategies()
+    for decision in decisions:
+        stored = load_decision(store, ACCOUNT, decision.id)
+        assert stored["explanation"] == decision.explanation
+        assert stored["inputs"] == decision.inputs
+        again = replay(store, ACCOUNT, decision.id, strategies)
+        assert again.same and again.replayed_manager_id == decision.manager_id
+    # The first decision of the second round: everyone at level 1, a 40-way tie.
+    tie = decisions[40].explanation["tie"]
+    assert tie["between"] == members and len(tie["order"]) == 40
