@@ -21,9 +21,9 @@ Rules:
 
 * a key value shared by more than ``noise_limit`` records (20) is noise — a reception phone, a
   shared ``info@`` mailbox — and matches nothing (counted in :attr:`DuplicateReport.noise`);
-* each exact-key group links its members to its oldest member (k − 1 links, not k(k − 1)/2);
-  the evidence of a link (every key the two records share, the name score) is read off the
-  two records;
+* each exact-key group links every member to the oldest earlier member the rules below do
+  not part it from (at most k − 1 links, not k(k − 1)/2); the evidence of a link (every key
+  the two records share, the name score) is read off the two records;
 * a person's name (a contact, a sole trader) is a key only with at least two words, and two
   people whose names cannot be one person's (:func:`names_compatible`: another patronymic,
   another first name) are different people even when they share a phone or an e-mail (a
@@ -263,40 +263,58 @@ def find_duplicates(
         if _nameable(r, names[i], by_group):
             add_name(f"{r.group}\x1f{names[i]}" if by_group else names[i], i)
 
-    # Each exact-key group links its members to its oldest member (a star, not every pair:
-    # k − 1 links instead of k(k − 1)/2); the evidence of a link is then read off both records.
-    noise: dict[str, int] = defaultdict(int)
-    noisy: set[tuple[str, str]] = set()
-    links: set[tuple[int, int]] = set()
-    for kind, grouped in groups.items():
-        for value, members in grouped.more.items():
-            if len(members) > cfg.noise_limit:
-                noise[kind] += 1
-                noisy.add((kind, value))
-                continue
-            anchor = min(members, key=ages.__getitem__)
-            for m in members:
-                if m != anchor:
-                    links.add((anchor, m) if anchor < m else (m, anchor))
-    fuzzy, compared = _fuzzy_candidates(records, names, cfg, by_group)
-    links.update(fuzzy)
-
-    candidates: list[tuple[int, int, int, DuplicatePair]] = []
-    vetoed = 0
-    for i, j in sorted(links):
+    def differ(i: int, j: int) -> bool:
+        """The pair rules: different INNs, or (no matching INN) regions, groups, people."""
         ri, rj = records[i], records[j]
-        if _conflict(ri.inn, rj.inn, ri.region, rj.region, ri.group, rj.group, by_group) or (
+        if _conflict(ri.inn, rj.inn, ri.region, rj.region, ri.group, rj.group, by_group):
+            return True
+        return (
             ri.person
             and rj.person
             and not (ri.inn and ri.inn == rj.inn)
             and not names_compatible(names[i], names[j])
             and not (
                 cfg.fuzzy_person_names
-                and fuzz.ratio(names[i], names[j], score_cutoff=cfg.fuzzy_threshold)
+                and fuzz.ratio(names[i], names[j], score_cutoff=cfg.fuzzy_threshold) > 0
             )
-        ):
-            vetoed += 1
-            continue
+        )
+
+    # Each exact-key group links every member to the oldest earlier member it does not differ
+    # from (a star, not every pair: at most k − 1 links instead of k(k − 1)/2); the evidence
+    # of a link is then read off both records.
+    noise: dict[str, int] = defaultdict(int)
+    noisy: set[tuple[str, str]] = set()
+    links: set[tuple[int, int]] = set()
+    refused: set[tuple[int, int]] = set()
+    for kind, grouped in groups.items():
+        for value, members in grouped.more.items():
+            if len(members) > cfg.noise_limit:
+                noise[kind] += 1
+                noisy.add((kind, value))
+                continue
+            ordered = sorted(members, key=ages.__getitem__)
+            for pos in range(1, len(ordered)):
+                m = ordered[pos]
+                for e in ordered[:pos]:
+                    link = (e, m) if e < m else (m, e)
+                    if link in links:
+                        break
+                    if differ(e, m):
+                        refused.add(link)
+                        continue
+                    links.add(link)
+                    break
+    fuzzy, compared = _fuzzy_candidates(records, names, cfg, by_group)
+    for link in fuzzy:
+        if differ(*link):
+            refused.add(link)
+        else:
+            links.add(link)
+    vetoed = len(refused - links)
+
+    candidates: list[tuple[int, int, int, DuplicatePair]] = []
+    for i, j in sorted(links):
+        ri, rj = records[i], records[j]
         matched: dict[str, str] = {}
         if ri.inn and ri.inn == rj.inn and ("inn", ri.inn) not in noisy:
             matched["inn"] = ri.inn

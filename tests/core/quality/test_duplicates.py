@@ -284,3 +284,20 @@ def test_primary_is_the_oldest_and_evidence_lists_all_shared_keys() -> None:
 def test_settings_are_validated(kw: dict[str, float]) -> None:
     with pytest.raises(ConfigurationError):
         DuplicateSettings(**kw)  # type: ignore[arg-type]
+
+
+def test_a_member_parted_from_the_oldest_still_links_to_the_next() -> None:
+    recs = [
+        company("k1", "Альфа", region="Москва", emails=("office@alfa.ru",), created=1),
+        company(
+            "k2", "Альфа-Юг", region="Самарская область", emails=("office@alfa.ru",), created=2
+        ),
+        company(
+            "k3", "Альфа Юг", region="Самарская область", emails=("office@alfa.ru",), created=3
+        ),
+    ]
+    report = find_duplicates(recs)
+    # k2 and k3 are parted from k1 by region; k3 then links to k2 (e-mail, and the same name)
+    assert [c.members for c in report.clusters] == [("k2", "k3")]
+    assert report.pairs[0].keys == ("email", "name")
+    assert report.vetoed == 2  # k1–k2 and k1–k3
