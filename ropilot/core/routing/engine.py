@@ -31,7 +31,7 @@ from functools import cache, cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ropilot.core.business_hours import (
@@ -362,12 +362,60 @@ class RoutingEngine:
         """
         moment = now or datetime.now(UTC)
         now_us = to_epoch_us(moment)
-        with self.store.engine.connect() as conn:
-            lead, is_open = self._lead(conn, deal_id)
+        if dry_run:
+            with self.store.engine.connect() as conn:
+                lead, _ = self._lead(conn, deal_id)
+                view, strategy, extra, keys = self._prepare(lead, now_us)
+                seq = conn.execute(_stmts()["seq_get"], {"acct": self.account_id}).scalar()
+                self._sync(conn, view, int(seq or 0), keys)
+                self._present(view, now_us)
+                inputs = self._inputs(conn, view, lead, now_us, keys, extra, exclude, reason)
+            outcome = decide(inputs, strategy)
+            return self._decision(inputs, outcome, view.rules, lead, moment, reason, dry_run=True)
+
+        state: _PoolState | None = None
+        try:
+            with _write_txn(self.store) as conn:
+                seq, lead, is_open = self._begin(conn, deal_id)
+                state, strategy, extra, keys = self._prepare(lead, now_us)
+                rules = state.rules
+                if not state.ensured:
+                    self._ensure_rows(conn, state, seq)
+                self._sync(conn, state, seq - 1, keys)
+                self._present(state, now_us)
+                inputs = self._inputs(conn, state, lead, now_us, keys, extra, exclude, reason)
+                outcome = decide(inputs, strategy)
+                decision = self._decision(
+                    inputs, outcome, rules, lead, moment, reason, dry_run=False
+                )
+                snap = self._snapshot(conn, state, now_us)
+                base = snap or state.snap_id
+                assert base is not None  # _snapshot writes one when there is none
+                delta = [] if snap else [state.rows[i] for i in sorted(state.dirty)]
+                if extra is not None:
+                    delta.append(encode_row(inputs.members[-1]))
+                stored = inputs_text(base, delta, lead, now_us, keys, exclude, reason)
+                self._record(
+                    conn, decision, outcome, rules, lead, is_open, now_us, keys, seq, stored
+                )
+        except BaseException:
+            if state is not None:
+                state.seq = None  # the transaction's outcome is unknown here: reload next time
+            raise
+        state.ensured = True
+        if snap is not None:
+            state.snap_id, state.snap_rows, state.dirty = snap, list(state.rows), set()
+        self._apply(state, outcome, lead, is_open, now_us, seq)
+        return decision
+
+    def _prepare(
+        self, lead: Lead, now_us: int
+    ) -> tuple[_PoolState, RoutingStrategy, str | None, dict[str, str]]:
+        """The lead's pool (state), strategy, owner from outside the pool, and period keys."""
         pool = pool_for(self.regulations, {**lead.__dict__})
         if pool is None:
             raise ConfigurationError(
-                f"regulations: no routing pool matches deal {deal_id} (pipeline "
+                f"regulations: no routing pool matches deal {lead.deal_id} (pipeline "
                 f"{lead.pipeline_id}, source {lead.source}, segment {lead.segment}); add a pool "
                 "without criteria as the last one"
             )
@@ -386,58 +434,31 @@ class RoutingEngine:
         zone = ZoneInfo(rules.timezone)
         grains = {"day", *rules.period_caps, *(c.grain for c in rules.criteria_caps)}
         keys = {g: period_key(now_us, g, zone) for g in sorted(grains)}
+        return state, strategy, extra, keys
 
-        if dry_run:
-            with self.store.engine.connect() as conn:
-                seq = conn.execute(_stmts()["seq_get"], {"acct": self.account_id}).scalar()
-                self._sync(conn, state, int(seq or 0), keys)
-                self._present(state, now_us)
-                inputs = self._inputs(conn, state, lead, now_us, keys, extra, exclude, reason)
-            outcome = decide(inputs, strategy)
-            return self._decision(inputs, outcome, rules, lead, moment, reason, dry_run=True)
-
-        if not state.ensured:
-            self._ensure_rows(state)
-        try:
-            with _write_txn(self.store) as conn:
-                seq = _next_seq(conn, self.account_id)
-                self._sync(conn, state, seq - 1, keys)
-                self._present(state, now_us)
-                inputs = self._inputs(conn, state, lead, now_us, keys, extra, exclude, reason)
-                outcome = decide(inputs, strategy)
-                decision = self._decision(
-                    inputs, outcome, rules, lead, moment, reason, dry_run=False
-                )
-                snap = self._snapshot(conn, state, now_us)
-                base = snap or state.snap_id
-                assert base is not None  # _snapshot writes one when there is none
-                delta = [] if snap else [state.rows[i] for i in sorted(state.dirty)]
-                if extra is not None:
-                    delta.append(encode_row(inputs.members[-1]))
-                stored = inputs_text(
-                    base,
-                    delta,
-                    lead,
-                    now_us,
-                    keys,
-                    exclude,
-                    reason,
-                )
-                self._record(
-                    conn, decision, outcome, rules, lead, is_open, now_us, keys, seq, stored
-                )
-        except BaseException:
-            state.seq = None  # the transaction's outcome is unknown here: reload next time
-            raise
-        if snap is not None:
-            state.snap_id, state.snap_rows, state.dirty = snap, list(state.rows), set()
-        self._apply(state, outcome, lead, is_open, now_us, seq)
-        return decision
+    def _begin(self, conn: Connection, deal_id: str) -> tuple[int, Lead, bool]:
+        """Take the routing sequence (the lock) and read the lead: on PostgreSQL in one
+        statement (the sequence update as a CTE), saving a round trip per decision.
+        """
+        if conn.dialect.name != "postgresql":
+            seq = _next_seq(conn, self.account_id)
+            return (seq, *self._lead(conn, deal_id))
+        params = {"acct": self.account_id, "deal": deal_id}
+        row = conn.execute(_stmts()["seq_lead_pg"], params).first()
+        if row is None:  # no sequence row yet
+            seq = _next_seq(conn, self.account_id)
+            return (seq, *self._lead(conn, deal_id))
+        if row.id is None:
+            raise StoreError(f"no deal {deal_id!r} in account {self.account_id}; sync it first")
+        return (int(row.seq), *self._lead_of(row))
 
     def _lead(self, conn: Connection, deal_id: str) -> tuple[Lead, bool]:
         row = conn.execute(_stmts()["lead"], {"acct": self.account_id, "deal": deal_id}).first()
         if row is None:
             raise StoreError(f"no deal {deal_id!r} in account {self.account_id}; sync it first")
+        return self._lead_of(row)
+
+    def _lead_of(self, row: Any) -> tuple[Lead, bool]:
         custom = row.custom_fields or {}
         lead = Lead(
             deal_id=row.id,
@@ -455,43 +476,40 @@ class RoutingEngine:
         )
         return lead, row.kind in (None, "open")
 
-    def _ensure_rows(self, state: _PoolState) -> None:
-        """Level and load rows for every member (inserted once, stamped with a new seq)."""
-        with _write_txn(self.store) as conn:
-            seq = _next_seq(conn, self.account_id)
-            _insert_missing(
-                conn,
-                routing_levels,
-                [
-                    {
-                        "account_id": self.account_id,
-                        "pool": state.rules.name,
-                        "manager_id": m,
-                        "level": None,
-                        "assigned_total": 0,
-                        "away": False,
-                        "catch_up": False,
-                        "catch_up_used": 0,
-                        "seq": seq,
-                    }
-                    for m in state.ids
-                ],
-            )
-            _insert_missing(
-                conn,
-                routing_load,
-                [
-                    {
-                        "account_id": self.account_id,
-                        "manager_id": m,
-                        "open_deals": 0,
-                        "open_tasks": 0,
-                        "seq": seq,
-                    }
-                    for m in state.ids
-                ],
-            )
-        state.ensured = True
+    def _ensure_rows(self, conn: Connection, state: _PoolState, seq: int) -> None:
+        """Level and load rows for every member (inserted once, stamped with ``seq``)."""
+        _insert_missing(
+            conn,
+            routing_levels,
+            [
+                {
+                    "account_id": self.account_id,
+                    "pool": state.rules.name,
+                    "manager_id": m,
+                    "level": None,
+                    "assigned_total": 0,
+                    "away": False,
+                    "catch_up": False,
+                    "catch_up_used": 0,
+                    "seq": seq,
+                }
+                for m in state.ids
+            ],
+        )
+        _insert_missing(
+            conn,
+            routing_load,
+            [
+                {
+                    "account_id": self.account_id,
+                    "manager_id": m,
+                    "open_deals": 0,
+                    "open_tasks": 0,
+                    "seq": seq,
+                }
+                for m in state.ids
+            ],
+        )
 
     # -- the member table -------------------------------------------------------------------
 
@@ -770,9 +788,13 @@ class RoutingEngine:
         seq: int,
         stored_inputs: str,
     ) -> None:
+        """Write the decision and what it implies; on PostgreSQL the usual writes (the winner's
+        level, counters, load, the deal's responsible, the decision) go as one statement.
+        """
         acct, pool = self.account_id, rules.name
         st = _stmts()
         plain: list[dict[str, Any]] = []
+        assign: dict[str, Any] | None = None
         for ch in outcome.changes:
             if ch.assigned and outcome.rule == "account_management":
                 if ch.manager_id in (rules.members or ()):
@@ -799,48 +821,146 @@ class RoutingEngine:
                 "v_seq": seq,
             }
             if ch.assigned:
-                conn.execute(st["assign"], {**row, "v_now": now_us})
+                assign = {**row, "v_now": now_us}
             else:
                 plain.append(row)
         if plain:
             conn.execute(st["state"], plain)
+        counters: list[str] = []
+        up = down = None
         chosen = outcome.manager_id
         if chosen is not None:
-            names = [keys[g] for g in rules.period_caps]
-            names += [
+            counters = [keys[g] for g in rules.period_caps]
+            counters += [
                 f"{cc.name}@{keys[cc.grain]}"
                 for cc in rules.criteria_caps
                 if lead.value(cc.field) == cc.value
             ]
-            if names:
-                _bump(conn, acct, pool, chosen, names, seq)
             previous = lead.responsible_id
             if is_open and previous != chosen:
-                _add_load(conn, acct, chosen, +1, seq)
-                if previous is not None:
-                    _add_load(conn, acct, previous, -1, seq)
-            conn.execute(st["responsible"], {"acct": acct, "deal": lead.deal_id, "v_m": chosen})
-        conn.execute(
-            st["decision"],
-            dict(
-                account_id=acct,
-                id=decision.id,
-                deal_id=decision.deal_id,
-                pool=decision.pool,
-                manager_id=decision.manager_id,
-                previous_manager_id=decision.previous_manager_id,
-                rule=decision.rule,
-                reason=decision.reason,
-                strategy=decision.strategy,
-                regulations_version=decision.regulations_version,
-                decided_at=decision.decided_at,
-                explanation={
-                    **outcome.compact(),
-                    "regulations_version": decision.regulations_version,
-                },
-                inputs=stored_inputs,
-            ),
+                up, down = chosen, previous
+        row = dict(
+            account_id=acct,
+            id=decision.id,
+            deal_id=decision.deal_id,
+            pool=decision.pool,
+            manager_id=decision.manager_id,
+            previous_manager_id=decision.previous_manager_id,
+            rule=decision.rule,
+            reason=decision.reason,
+            strategy=decision.strategy,
+            regulations_version=decision.regulations_version,
+            decided_at=decision.decided_at,
+            explanation={**outcome.compact(), "regulations_version": decision.regulations_version},
+            inputs=stored_inputs,
         )
+        if conn.dialect.name == "postgresql":
+            shape = (assign is not None, len(counters), up is not None, down is not None)
+            params: dict[str, Any] = {f"d_{k}": v for k, v in row.items()}
+            params.update(acct=acct, p_pool=pool, v_seq=seq, deal=lead.deal_id, v_m=chosen)
+            if assign is not None:
+                params.update({f"a_{k}": v for k, v in assign.items()})
+            for n, name in enumerate(counters):
+                params[f"c{n}"] = name
+            params.update(up=up, down=down)
+            conn.execute(_pg_writes(*shape, chosen is not None), params)
+            return
+        if assign is not None:
+            conn.execute(st["assign"], assign)
+        if chosen is not None:
+            if counters:
+                _bump(conn, acct, pool, chosen, counters, seq)
+            if up is not None:
+                _add_load(conn, acct, up, +1, seq)
+            if down is not None:
+                _add_load(conn, acct, down, -1, seq)
+            conn.execute(st["responsible"], {"acct": acct, "deal": lead.deal_id, "v_m": chosen})
+        conn.execute(st["decision"], row)
+
+
+@cache
+def _pg_writes(assign: bool, n_counters: int, up: bool, down: bool, chosen: bool) -> Any:
+    """One PostgreSQL statement for a decision's usual writes: data-modifying CTEs (the
+    winner's level, counters, load up and down, the deal's responsible) around the decision's
+    insert. Built once per shape; the rows they touch are distinct, as PostgreSQL requires.
+    """
+    lv, ld, rc = routing_levels, routing_load, routing_counters
+    acct: Any = bindparam("acct")
+    seq: Any = bindparam("v_seq")
+    ctes = []
+    if assign:
+        ctes.append(
+            update(lv)
+            .where(
+                lv.c.account_id == bindparam("a_acct"),
+                lv.c.pool == bindparam("a_p_pool"),
+                lv.c.manager_id == bindparam("a_m"),
+            )
+            .values(
+                level=bindparam("a_v_level"),
+                away=bindparam("a_v_away"),
+                catch_up=bindparam("a_v_catch_up"),
+                catch_up_day=bindparam("a_v_catch_up_day"),
+                catch_up_used=bindparam("a_v_catch_up_used"),
+                seq=bindparam("a_v_seq"),
+                last_assigned_at=bindparam("a_v_now"),
+                assigned_total=lv.c.assigned_total + 1,
+            )
+            .returning(lv.c.manager_id)
+            .cte("w_level")
+        )
+    for n in range(n_counters):  # one CTE per counter: a multi-row upsert is not cacheable
+        ins = postgresql.insert(rc).values(
+            account_id=acct,
+            pool=bindparam("p_pool"),
+            counter=bindparam(f"c{n}"),
+            manager_id=bindparam("v_m"),
+            count=1,
+            seq=seq,
+        )
+        ctes.append(
+            ins.on_conflict_do_update(
+                index_elements=["account_id", "pool", "counter", "manager_id"],
+                set_={"count": rc.c.count + 1, "seq": ins.excluded.seq},
+            )
+            .returning(rc.c.counter)
+            .cte(f"w_counter{n}")
+        )
+    if up:
+        ins = postgresql.insert(ld).values(
+            account_id=acct,
+            manager_id=bindparam("up"),
+            open_deals=1,
+            open_tasks=0,
+            seq=seq,
+        )
+        ctes.append(
+            ins.on_conflict_do_update(
+                index_elements=["account_id", "manager_id"],
+                set_={"open_deals": ld.c.open_deals + 1, "seq": ins.excluded.seq},
+            )
+            .returning(ld.c.manager_id)
+            .cte("w_up")
+        )
+    if down:
+        ctes.append(
+            update(ld)
+            .where(ld.c.account_id == acct, ld.c.manager_id == bindparam("down"))
+            .values(open_deals=ld.c.open_deals - 1, seq=seq)
+            .returning(ld.c.manager_id)
+            .cte("w_down")
+        )
+    if chosen:
+        ctes.append(
+            update(deals)
+            .where(deals.c.account_id == acct, deals.c.id == bindparam("deal"))
+            .values(responsible_id=bindparam("v_m"))
+            .returning(deals.c.id)
+            .cte("w_deal")
+        )
+    values: dict[str, Any] = {c.name: bindparam(f"d_{c.name}") for c in routing_decisions.columns}
+    del values["applied_at"], values["apply_error"]
+    return insert(routing_decisions).values(**values).add_cte(*ctes)
 
 
 @cache
@@ -894,12 +1014,13 @@ def _stmts() -> dict[str, Any]:
         "seq": bindparam("v_seq"),
     }
     names: Any = bindparam("names", expanding=True)
+    bump = update(sq).where(sq.c.account_id == acct).values(seq=sq.c.seq + 1).returning(sq.c.seq)
+    taken = bump.cte("taken")
+    found = lead.subquery("found")
     return {
         "lead": lead,
-        "seq_bump": update(sq)
-        .where(sq.c.account_id == acct)
-        .values(seq=sq.c.seq + 1)
-        .returning(sq.c.seq),
+        "seq_bump": bump,
+        "seq_lead_pg": select(taken.c.seq, found).select_from(taken.outerjoin(found, true())),
         "seq_get": select(sq.c.seq).where(sq.c.account_id == acct),
         "levels_since": select(
             lv.c.manager_id,
@@ -962,40 +1083,45 @@ def _bump(conn: Connection, acct: str, pool: str, manager: str, names: list[str]
         }
         for n in names
     ]
-    conn.execute(_upserts()[conn.dialect.name == "postgresql"], rows)
+    conn.execute(_upserts()["counter", conn.dialect.name == "postgresql"], rows)
 
 
 @cache
-def _upserts() -> dict[bool, Any]:
-    """The counter upsert per dialect (PostgreSQL: True), built once."""
-    out: dict[bool, Any] = {}
+def _upserts() -> dict[tuple[str, bool], Any]:
+    """The counter and load upserts per dialect (PostgreSQL: True), built once."""
+    out: dict[tuple[str, bool], Any] = {}
     for pg, dialect in ((False, sqlite), (True, postgresql)):
         stmt = dialect.insert(routing_counters)
-        out[pg] = stmt.on_conflict_do_update(
+        out["counter", pg] = stmt.on_conflict_do_update(
             index_elements=["account_id", "pool", "counter", "manager_id"],
             set_={"count": routing_counters.c.count + 1, "seq": stmt.excluded.seq},
+        )
+        load = dialect.insert(routing_load)
+        out["load", pg] = load.on_conflict_do_update(
+            index_elements=["account_id", "manager_id"],
+            set_={
+                "open_deals": routing_load.c.open_deals + load.excluded.open_deals,
+                "seq": load.excluded.seq,
+            },
         )
     return out
 
 
 def _add_load(conn: Connection, acct: str, manager: str, delta: int, seq: int) -> None:
-    result = conn.execute(
-        _stmts()["load"], {"acct": acct, "m": manager, "v_delta": delta, "v_seq": seq}
-    )
-    if result.rowcount == 0 and delta > 0:
-        _insert_missing(
-            conn,
-            routing_load,
-            [
-                {
-                    "account_id": acct,
-                    "manager_id": manager,
-                    "open_deals": delta,
-                    "open_tasks": 0,
-                    "seq": seq,
-                }
-            ],
+    """One more (an upsert: the owner from outside the pool may have no row) or one less."""
+    if delta > 0:
+        conn.execute(
+            _upserts()["load", conn.dialect.name == "postgresql"],
+            {
+                "account_id": acct,
+                "manager_id": manager,
+                "open_deals": delta,
+                "open_tasks": 0,
+                "seq": seq,
+            },
         )
+    else:
+        conn.execute(_stmts()["load"], {"acct": acct, "m": manager, "v_delta": delta, "v_seq": seq})
 
 
 # -- counters from the source tables ----------------------------------------------------------
