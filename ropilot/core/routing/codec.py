@@ -1,16 +1,18 @@
-"""Stored form of decision inputs: a pool snapshot plus the members that differ from it.
+"""Stored form of decision inputs: a chain of small deltas back to a pool snapshot.
 
 A snapshot (``routing_snapshots.data``) holds the pool's rules and one JSON row per member
 (``json.dumps(MemberFacts)``: the named tuple encodes as a list). A decision's ``inputs`` hold
-the snapshot's id, the rows of the members whose facts differ from the snapshot (the engine
-keeps each member's encoded row and re-encodes only members that changed), the lead, the
-moment, the period keys, the exclusions and the reason. Rows are joined as pre-encoded text,
-so storing a decision costs little beyond the changed members; the engine writes a new
-snapshot when more than an eighth of the pool differs.
+its base — the same engine's previous decision in the pool, or a snapshot — and the rows of the
+members whose facts changed since that base (the engine keeps each member's encoded row and
+re-encodes only members that changed: typically the previous winner and the lead's previous
+responsible), then the lead, the moment, the period keys, the exclusions and the reason. So a
+decision stores a few hundred bytes whatever the pool's size; the engine writes a new snapshot
+every ``engine.CHAIN`` decisions, or when more than an eighth of the pool changed at once.
 
-Decoding puts the delta rows in place of the snapshot rows with the same id (in snapshot
-order) and appends the rest (the client's owner from outside the pool), which is the order
-the engine passed them to ``decide``.
+Decoding starts from the snapshot and applies each delta of the chain in order: a row replaces
+the row with the same id (in snapshot order), a new id is appended (the client's owner from
+outside the pool, ``in_pool`` false, which is dropped again before the next delta), which is
+the order the engine passed the members to ``decide``.
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ def snapshot_text(rules: PoolRules, rows: Iterable[str]) -> str:
 
 
 def inputs_text(
-    snapshot_id: str,
+    base: str,
+    base_kind: str,
     delta: Iterable[str],
     lead: Lead,
     now_us: int,
@@ -45,9 +48,11 @@ def inputs_text(
     exclude: Sequence[str],
     reason: str,
 ) -> str:
-    """A decision's stored inputs: the snapshot reference, the delta rows and the rest."""
+    """A decision's stored inputs: the base reference, the delta rows and the rest."""
     rest = json.dumps(
         {
+            "base": base,
+            "base_kind": base_kind,
             "lead": vars(lead),
             "now_us": now_us,
             "period_keys": period_keys,
@@ -57,28 +62,35 @@ def inputs_text(
         separators=_SEP,
         ensure_ascii=False,
     )
-    return f'{{"v":2,"snapshot":{json.dumps(snapshot_id)},"delta":[{",".join(delta)}],{rest[1:]}'
+    return f'{{"v":2,"delta":[{",".join(delta)}],{rest[1:]}'
 
 
-def inputs_from_stored(snapshot: Mapping[str, Any], stored: Mapping[str, Any]) -> DecisionInputs:
-    """The decision inputs from a parsed snapshot and a parsed ``inputs`` document."""
+def inputs_from_stored(
+    snapshot: Mapping[str, Any], chain: Sequence[Mapping[str, Any]]
+) -> DecisionInputs:
+    """The inputs of ``chain[-1]`` from its snapshot and the parsed ``inputs`` of every
+    decision from the snapshot to it, oldest first.
+    """
     members = [MemberFacts.from_row(r) for r in snapshot["members"]]
-    where = {m.id: i for i, m in enumerate(members)}
-    for row in stored["delta"]:
-        m = MemberFacts.from_row(row)
-        i = where.get(m.id)
-        if i is None:
-            members.append(m)
-        else:
-            members[i] = m
+    for stored in chain:
+        members = [m for m in members if m.in_pool]
+        where = {m.id: i for i, m in enumerate(members)}
+        for row in stored["delta"]:
+            m = MemberFacts.from_row(row)
+            i = where.get(m.id)
+            if i is None:
+                members.append(m)
+            else:
+                members[i] = m
+    last = chain[-1]
     return DecisionInputs(
         pool=PoolRules.from_json(snapshot["pool"]),
-        lead=Lead(**stored["lead"]),
-        now_us=int(stored["now_us"]),
-        period_keys=dict(stored["period_keys"]),
+        lead=Lead(**last["lead"]),
+        now_us=int(last["now_us"]),
+        period_keys=dict(last["period_keys"]),
         members=tuple(members),
-        exclude=tuple(stored["exclude"]),
-        reason=str(stored["reason"]),
+        exclude=tuple(last["exclude"]),
+        reason=str(last["reason"]),
     )
 
 

@@ -160,6 +160,11 @@ class _Person:
         return self.absent_day[1]
 
 
+CHAIN = 256
+"""At most this many decisions between a decision and its snapshot: replay and ``load_decision``
+read back at most this many small rows, and a snapshot (a few tens of kB for 500 members) is
+written once per this many decisions."""
+
 _NO_LEVEL: tuple[float | None, int | None, bool, bool, str | None, int] = (
     None,
     None,
@@ -175,7 +180,10 @@ class _PoolState:
     """One pool's member table as of routing sequence ``seq`` (``None``: load it all).
 
     ``facts[i]``/``rows[i]`` are member ``ids[i]``'s facts and their encoded JSON row;
-    ``snap_rows`` the rows of the last stored snapshot and ``dirty`` the positions whose row
+    ``base_id`` the record the next decision's inputs build on (this engine's previous decision
+    in the pool, or a snapshot), ``base_rows`` the rows as that record holds them, ``changed``
+    the positions whose row differs from it and ``chain`` how many decisions lie between it and
+    its snapshot.
     differs from it.
     """
 
@@ -196,9 +204,11 @@ class _PoolState:
     window: tuple[int, int] = (0, 0)
     facts: list[MemberFacts] = field(default_factory=list)
     rows: list[str] = field(default_factory=list)
-    snap_id: str | None = None
-    snap_rows: list[str] = field(default_factory=list)
-    dirty: set[int] = field(default_factory=set)
+    base_id: str | None = None
+    base_kind: str = "snapshot"
+    base_rows: list[str] = field(default_factory=list)
+    changed: set[int] = field(default_factory=set)
+    chain: int = 0
 
 
 @contextmanager
@@ -389,12 +399,15 @@ class RoutingEngine:
                     inputs, outcome, rules, lead, moment, reason, dry_run=False
                 )
                 snap = self._snapshot(conn, state, now_us)
-                base = snap or state.snap_id
-                assert base is not None  # _snapshot writes one when there is none
-                delta = [] if snap else [state.rows[i] for i in sorted(state.dirty)]
+                if snap is not None:
+                    base, kind, delta = snap, "snapshot", []
+                else:
+                    assert state.base_id is not None  # _snapshot writes one when there is none
+                    base, kind = state.base_id, state.base_kind
+                    delta = [state.rows[i] for i in sorted(state.changed)]
                 if extra is not None:
                     delta.append(encode_row(inputs.members[-1]))
-                stored = inputs_text(base, delta, lead, now_us, keys, exclude, reason)
+                stored = inputs_text(base, kind, delta, lead, now_us, keys, exclude, reason)
                 self._record(
                     conn, decision, outcome, rules, lead, is_open, now_us, keys, seq, stored
                 )
@@ -403,8 +416,9 @@ class RoutingEngine:
                 state.seq = None  # the transaction's outcome is unknown here: reload next time
             raise
         state.ensured = True
-        if snap is not None:
-            state.snap_id, state.snap_rows, state.dirty = snap, list(state.rows), set()
+        state.base_id, state.base_kind = decision.id, "decision"
+        state.base_rows, state.changed = list(state.rows), set()
+        state.chain = 0 if snap is not None else state.chain + 1
         self._apply(state, outcome, lead, is_open, now_us, seq)
         return decision
 
@@ -552,7 +566,7 @@ class RoutingEngine:
         if since is None:
             state.facts = [MemberFacts(m) for m in state.ids]
             state.rows = [""] * len(state.ids)
-            state.snap_id, state.snap_rows, state.dirty = None, [], set()
+            state.base_id, state.base_rows, state.changed = None, [], set()
             touched = set(state.ids)
         for m in touched:
             self._rebuild(state, state.pos[m])
@@ -594,10 +608,10 @@ class RoutingEngine:
         facts = self._facts(state, mid, in_pool=True)
         state.facts[i] = facts
         row = state.rows[i] = encode_row(facts)
-        if i < len(state.snap_rows) and state.snap_rows[i] == row:
-            state.dirty.discard(i)
+        if i < len(state.base_rows) and state.base_rows[i] == row:
+            state.changed.discard(i)
         else:
-            state.dirty.add(i)
+            state.changed.add(i)
 
     def _facts(self, state: _PoolState, mid: str, *, in_pool: bool) -> MemberFacts:
         rules = state.rules
@@ -678,9 +692,15 @@ class RoutingEngine:
         )
 
     def _snapshot(self, conn: Connection, state: _PoolState, now_us: int) -> str | None:
-        """Store a new snapshot when there is none or more than an eighth of the pool differs."""
+        """Store a new snapshot when there is no base, the chain of decisions since the last
+        snapshot is :data:`CHAIN` long, or more than an eighth of the pool changed at once.
+        """
         n = len(state.ids)
-        if state.snap_id is not None and len(state.dirty) <= max(16, n // 8):
+        if (
+            state.base_id is not None
+            and state.chain < CHAIN
+            and len(state.changed) <= max(16, n // 8)
+        ):
             return None
         snap = uuid.uuid4().hex
         conn.execute(
@@ -1312,36 +1332,45 @@ def rebuild_counters(store: Store, account_id: str, rules: PoolRules, now: datet
 def _stored(
     store: Store, account_id: str, decision_id: str
 ) -> tuple[dict[str, Any], dict[str, Any], DecisionInputs]:
-    """The decision row, its stored (compact) explanation and its inputs rebuilt."""
+    """The decision row, its stored (compact) explanation and its inputs rebuilt.
+
+    Follows the chain of bases (earlier decisions of the same engine) back to the snapshot.
+    """
+    d = routing_decisions
     with store.engine.connect() as conn:
         row = (
-            conn.execute(
-                select(routing_decisions).where(
-                    routing_decisions.c.account_id == account_id,
-                    routing_decisions.c.id == decision_id,
-                )
-            )
+            conn.execute(select(d).where(d.c.account_id == account_id, d.c.id == decision_id))
             .mappings()
             .first()
         )
         if row is None:
             raise StoreError(f"no routing decision {decision_id!r} in account {account_id}")
-        stored = json.loads(row["inputs"])
+        chain = [json.loads(row["inputs"])]
+        while chain[-1]["base_kind"] == "decision":
+            text = conn.execute(
+                select(d.c.inputs).where(d.c.account_id == account_id, d.c.id == chain[-1]["base"])
+            ).scalar()
+            if text is None:
+                raise StoreError(
+                    f"routing decision {decision_id}: its base decision {chain[-1]['base']} "
+                    "is missing"
+                )
+            chain.append(json.loads(text))
         data = conn.execute(
             select(routing_snapshots.c.data).where(
                 routing_snapshots.c.account_id == account_id,
-                routing_snapshots.c.id == stored["snapshot"],
+                routing_snapshots.c.id == chain[-1]["base"],
             )
         ).scalar()
     if data is None:
         raise StoreError(
-            f"routing decision {decision_id}: its snapshot {stored['snapshot']} is missing"
+            f"routing decision {decision_id}: its snapshot {chain[-1]['base']} is missing"
         )
     out = dict(row)
     compact = out["explanation"]
     if isinstance(compact, str):
         compact = json.loads(compact)
-    return out, dict(compact), inputs_from_stored(json.loads(data), stored)
+    return out, dict(compact), inputs_from_stored(json.loads(data), chain[::-1])
 
 
 def load_decision(store: Store, account_id: str, decision_id: str) -> dict[str, Any]:

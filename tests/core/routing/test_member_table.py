@@ -10,13 +10,12 @@ too: load + 1 ≤ 2). Four leads → 2 each (loads 2, 2); the fifth: 2 + 1 > 2 f
 nobody. Two of a's leads are lost outside routing and the counters rebuilt: a's load 0, so the
 sixth goes to a (b: 2 + 1 > 2).
 
-Storage: a 40-member pool, 60 leads. A snapshot is written with the first decision and again
-whenever more than max(16, 40 ÷ 8) = 16 members differ from it. The first decision gives every
-member its joining level (none → 0), so all 40 differ and decision 2 writes one; from then on
-one new winner per decision (first round: everyone at 0, each winner moves to 1; the second
-round starts at decision 41 with other members than the last 17) makes one more row differ,
-so decision k sees k − 2 differing rows and writes at k − 2 = 17: decisions 1, 2, 19, 36, 53
-→ 5 snapshots.
+Storage: a 40-member pool, 60 leads. A decision stores the members changed since the same
+engine's previous decision; a snapshot is written with the first decision, whenever more than
+max(16, 40 ÷ 8) = 16 members changed at once, and every 256 decisions. The first decision
+gives every member its joining level (none → 0), so all 40 change and decision 2 writes one;
+after that one winner changes per decision (well under 16) and 58 < 256 decisions follow:
+2 snapshots in all, and the last decision's inputs are rebuilt through a chain of 58 deltas.
 Every stored decision expands (``load_decision``) to exactly the explanation the engine
 returned, and replays to the same answer.
 """
@@ -71,7 +70,7 @@ def test_stored_decisions_expand_and_replay_exactly(store: Store) -> None:
     decisions = [engine.route(d, now=NOON) for d in ids]
     with store.engine.connect() as conn:
         snapshots = conn.execute(select(func.count()).select_from(routing_snapshots)).scalar()
-    assert snapshots == 5
+    assert snapshots == 2
     strategies = builtin_strategies()
     for decision in decisions:
         stored = load_decision(store, ACCOUNT, decision.id)
