@@ -31,7 +31,17 @@ from functools import cache, cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, and_, bindparam, func, insert, select, true, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ropilot.core.business_hours import (
@@ -383,6 +393,11 @@ class RoutingEngine:
             outcome = decide(inputs, strategy)
             return self._decision(inputs, outcome, view.rules, lead, moment, reason, dry_run=True)
 
+        if self.store.engine.dialect.name == "postgresql":
+            done = self._route_optimistic(deal_id, moment, now_us, exclude, reason)
+            if done is not None:
+                return done
+
         state: _PoolState | None = None
         try:
             with _write_txn(self.store) as conn:
@@ -416,10 +431,74 @@ class RoutingEngine:
                 state.seq = None  # the transaction's outcome is unknown here: reload next time
             raise
         state.ensured = True
+        self._after(state, decision, outcome, lead, is_open, now_us, seq, snap is not None)
+        return decision
+
+    def _after(
+        self,
+        state: _PoolState,
+        decision: Decision,
+        outcome: Outcome,
+        lead: Lead,
+        is_open: bool,
+        now_us: int,
+        seq: int,
+        snapshot: bool,
+    ) -> None:
+        """After the commit: the decision is the next one's base; apply what it wrote."""
         state.base_id, state.base_kind = decision.id, "decision"
         state.base_rows, state.changed = list(state.rows), set()
-        state.chain = 0 if snap is not None else state.chain + 1
+        state.chain = 0 if snapshot else state.chain + 1
         self._apply(state, outcome, lead, is_open, now_us, seq)
+
+    def _route_optimistic(
+        self,
+        deal_id: str,
+        moment: datetime,
+        now_us: int,
+        exclude: Sequence[str],
+        reason: str,
+    ) -> Decision | None:
+        """PostgreSQL, two round trips: read the lead, decide on the kept table as of its
+        sequence, and write everything in one autocommit statement that first moves the
+        routing sequence from that value (``_pg_writes(guarded=True)``). Returns ``None`` —
+        nothing written — when another worker wrote since, or when the decision needs more
+        than the usual writes (a snapshot, presence changes, account management, the first
+        decision of the pool); the locked path then decides again.
+        """
+        with self.store.engine.connect() as raw:
+            conn = raw.execution_options(isolation_level="AUTOCOMMIT")
+            lead, is_open = self._lead(conn, deal_id)
+            state, strategy, extra, keys = self._prepare(lead, now_us)
+            n = len(state.ids)
+            if (
+                extra is not None
+                or not state.ensured
+                or state.seq is None
+                or state.keys != keys
+                or state.base_id is None
+            ):
+                return None
+            self._present(state, now_us)
+            if state.chain >= CHAIN or len(state.changed) > max(16, n // 8):
+                return None
+            inputs = self._inputs(conn, state, lead, now_us, keys, None, exclude, reason)
+            outcome = decide(inputs, strategy)
+            if outcome.rule == "account_management" or not all(
+                ch.assigned for ch in outcome.changes
+            ):
+                return None
+            rules = state.rules
+            decision = self._decision(inputs, outcome, rules, lead, moment, reason, dry_run=False)
+            delta = [state.rows[i] for i in sorted(state.changed)]
+            stored = inputs_text(
+                state.base_id, state.base_kind, delta, lead, now_us, keys, exclude, reason
+            )
+            seq = state.seq + 1
+            args = (conn, decision, outcome, rules, lead, is_open, now_us, keys, seq, stored)
+            if not self._record(*args, guard=state.seq):
+                return None
+        self._after(state, decision, outcome, lead, is_open, now_us, seq, False)
         return decision
 
     def _prepare(
@@ -753,18 +832,27 @@ class RoutingEngine:
                 for cc in state.rules.criteria_caps:
                     if lead.value(cc.field) == cc.value:
                         crit[cc.name] = crit.get(cc.name, 0) + 1
-            previous = lead.responsible_id
-            if is_open and previous != chosen:
-                for m, delta in ((chosen, 1), (previous, -1)):
-                    if m is not None and m in state.pos:
-                        d, t = state.loads.get(m, (0, 0))
-                        state.loads[m] = (d + delta, t)
-                        touched.add(m)
             touched.add(chosen)
-        for m in touched:
-            if m in state.pos:
-                self._rebuild(state, state.pos[m])
-        state.seq = seq
+        moves: list[tuple[str, int]] = []
+        if chosen is not None and is_open and lead.responsible_id != chosen:
+            moves = [(chosen, 1)]
+            if lead.responsible_id is not None:
+                moves.append((lead.responsible_id, -1))
+        # Loads are the one state pools share: other pools' tables that were current before
+        # this decision take its load moves and stay current (no re-read on their next lead).
+        for other in self._pools.values():
+            if other is not state and other.seq != seq - 1:
+                continue
+            mine = touched if other is state else set()
+            for m, delta in moves:
+                if m in other.pos:
+                    d, t = other.loads.get(m, (0, 0))
+                    other.loads[m] = (d + delta, t)
+                    mine.add(m)
+            for m in mine:
+                if m in other.pos:
+                    self._rebuild(other, other.pos[m])
+            other.seq = seq
 
     # -- recording --------------------------------------------------------------------------
 
@@ -807,9 +895,14 @@ class RoutingEngine:
         keys: Mapping[str, str],
         seq: int,
         stored_inputs: str,
-    ) -> None:
+        guard: int | None = None,
+    ) -> bool:
         """Write the decision and what it implies; on PostgreSQL the usual writes (the winner's
         level, counters, load, the deal's responsible, the decision) go as one statement.
+
+        With ``guard`` (PostgreSQL, autocommit): the statement also moves the routing sequence
+        from ``guard`` to ``seq`` and writes nothing unless the sequence still was ``guard``;
+        returns whether it wrote. Only for decisions whose changes are the winner's alone.
         """
         acct, pool = self.account_id, rules.name
         st = _stmts()
@@ -882,9 +975,12 @@ class RoutingEngine:
                 params.update({f"a_{k}": v for k, v in assign.items()})
             for n, name in enumerate(counters):
                 params[f"c{n}"] = name
-            params.update(up=up, down=down)
-            conn.execute(_pg_writes(*shape, chosen is not None), params)
-            return
+            params.update(up=up, down=down, expected=guard)
+            stmt = _pg_writes(*shape, chosen is not None, guard is not None)
+            if guard is None:
+                conn.execute(stmt, params)
+                return True
+            return conn.execute(stmt, params).first() is not None
         if assign is not None:
             conn.execute(st["assign"], assign)
         if chosen is not None:
@@ -896,18 +992,51 @@ class RoutingEngine:
                 _add_load(conn, acct, down, -1, seq)
             conn.execute(st["responsible"], {"acct": acct, "deal": lead.deal_id, "v_m": chosen})
         conn.execute(st["decision"], row)
+        return True
 
 
 @cache
-def _pg_writes(assign: bool, n_counters: int, up: bool, down: bool, chosen: bool) -> Any:
+def _pg_writes(
+    assign: bool, n_counters: int, up: bool, down: bool, chosen: bool, guarded: bool = False
+) -> Any:
     """One PostgreSQL statement for a decision's usual writes: data-modifying CTEs (the
     winner's level, counters, load up and down, the deal's responsible) around the decision's
     insert. Built once per shape; the rows they touch are distinct, as PostgreSQL requires.
+
+    ``guarded``: a first CTE moves ``routing_seq`` from ``:expected`` and every write is
+    conditional on it (the inserts select from it, the updates require it), so when another
+    worker wrote since, nothing is written and no row is returned.
     """
-    lv, ld, rc = routing_levels, routing_load, routing_counters
+    lv, ld, rc, sq = routing_levels, routing_load, routing_counters, routing_seq
     acct: Any = bindparam("acct")
     seq: Any = bindparam("v_seq")
     ctes = []
+    guard: list[Any] = []
+    taken = None
+    if guarded:
+        taken = (
+            update(sq)
+            .where(sq.c.account_id == acct, sq.c.seq == bindparam("expected"))
+            .values(seq=sq.c.seq + 1)
+            .returning(sq.c.seq)
+            .cte("taken")
+        )
+        ctes.append(taken)
+        guard.append(select(taken.c.seq).exists())
+
+    def rows_of(table: Any, values: dict[str, Any]) -> Any:
+        """``INSERT ... VALUES`` or, guarded, ``INSERT ... SELECT ... FROM taken``."""
+        ins = postgresql.insert(table)
+        if taken is None:
+            return ins.values(**values)
+        typed = [
+            literal(v, table.c[k].type)
+            if isinstance(v, int)
+            else bindparam(v.key, type_=table.c[k].type)
+            for k, v in values.items()
+        ]
+        return ins.from_select(list(values), select(*typed).select_from(taken))
+
     if assign:
         ctes.append(
             update(lv)
@@ -915,6 +1044,7 @@ def _pg_writes(assign: bool, n_counters: int, up: bool, down: bool, chosen: bool
                 lv.c.account_id == bindparam("a_acct"),
                 lv.c.pool == bindparam("a_p_pool"),
                 lv.c.manager_id == bindparam("a_m"),
+                *guard,
             )
             .values(
                 level=bindparam("a_v_level"),
@@ -930,13 +1060,16 @@ def _pg_writes(assign: bool, n_counters: int, up: bool, down: bool, chosen: bool
             .cte("w_level")
         )
     for n in range(n_counters):  # one CTE per counter: a multi-row upsert is not cacheable
-        ins = postgresql.insert(rc).values(
-            account_id=acct,
-            pool=bindparam("p_pool"),
-            counter=bindparam(f"c{n}"),
-            manager_id=bindparam("v_m"),
-            count=1,
-            seq=seq,
+        ins = rows_of(
+            rc,
+            {
+                "account_id": acct,
+                "pool": bindparam("p_pool"),
+                "counter": bindparam(f"c{n}"),
+                "manager_id": bindparam("v_m"),
+                "count": 1,
+                "seq": seq,
+            },
         )
         ctes.append(
             ins.on_conflict_do_update(
@@ -947,12 +1080,15 @@ def _pg_writes(assign: bool, n_counters: int, up: bool, down: bool, chosen: bool
             .cte(f"w_counter{n}")
         )
     if up:
-        ins = postgresql.insert(ld).values(
-            account_id=acct,
-            manager_id=bindparam("up"),
-            open_deals=1,
-            open_tasks=0,
-            seq=seq,
+        ins = rows_of(
+            ld,
+            {
+                "account_id": acct,
+                "manager_id": bindparam("up"),
+                "open_deals": 1,
+                "open_tasks": 0,
+                "seq": seq,
+            },
         )
         ctes.append(
             ins.on_conflict_do_update(
@@ -965,7 +1101,7 @@ def _pg_writes(assign: bool, n_counters: int, up: bool, down: bool, chosen: bool
     if down:
         ctes.append(
             update(ld)
-            .where(ld.c.account_id == acct, ld.c.manager_id == bindparam("down"))
+            .where(ld.c.account_id == acct, ld.c.manager_id == bindparam("down"), *guard)
             .values(open_deals=ld.c.open_deals - 1, seq=seq)
             .returning(ld.c.manager_id)
             .cte("w_down")
@@ -973,14 +1109,24 @@ def _pg_writes(assign: bool, n_counters: int, up: bool, down: bool, chosen: bool
     if chosen:
         ctes.append(
             update(deals)
-            .where(deals.c.account_id == acct, deals.c.id == bindparam("deal"))
+            .where(deals.c.account_id == acct, deals.c.id == bindparam("deal"), *guard)
             .values(responsible_id=bindparam("v_m"))
             .returning(deals.c.id)
             .cte("w_deal")
         )
-    values: dict[str, Any] = {c.name: bindparam(f"d_{c.name}") for c in routing_decisions.columns}
-    del values["applied_at"], values["apply_error"]
-    return insert(routing_decisions).values(**values).add_cte(*ctes)
+    names = [
+        c.name for c in routing_decisions.columns if c.name not in ("applied_at", "apply_error")
+    ]
+    values: dict[str, Any] = {n: bindparam(f"d_{n}") for n in names}
+    if taken is None:
+        return insert(routing_decisions).values(**values).add_cte(*ctes)
+    typed = [bindparam(f"d_{n}", type_=routing_decisions.c[n].type) for n in names]
+    return (
+        insert(routing_decisions)
+        .from_select(names, select(*typed).select_from(taken))
+        .returning(routing_decisions.c.id)
+        .add_cte(*ctes)
+    )
 
 
 @cache

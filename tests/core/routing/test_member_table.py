@@ -10,6 +10,11 @@ too: load + 1 ≤ 2). Four leads → 2 each (loads 2, 2); the fifth: 2 + 1 > 2 f
 nobody. Two of a's leads are lost outside routing and the counters rebuilt: a's load 0, so the
 sixth goes to a (b: 2 + 1 > 2).
 
+Pools share loads: pool ``web`` (source web) has x alone, pool ``call`` (source call) has x and
+z, load cap 2 in both. Two web leads go to x (load 0 → 1 → 2); the call lead then finds x at
+2 + 1 > 2 (``cap_load``) and goes to z — the call pool's table took x's load from the web
+pool's decisions without re-reading it.
+
 Storage: a 40-member pool, 60 leads. A decision stores the members changed since the same
 engine's previous decision; a snapshot is written with the first decision, whenever more than
 max(16, 40 ÷ 8) = 16 members changed at once, and every 256 decisions. The first decision
@@ -24,6 +29,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
+from ropilot.core.regulations import regulations_from_dict
 from ropilot.core.routing import RoutingEngine, builtin_strategies, replay
 from ropilot.core.routing.engine import load_decision, rebuild_counters
 from ropilot.core.store import Store
@@ -61,6 +67,34 @@ def test_a_rebuild_reaches_a_running_engine(store: Store) -> None:
     store.update("deals", [{"account_id": ACCOUNT, "id": d, "stage_id": "lost"} for d in lost])
     rebuild_counters(store, ACCOUNT, engine.rules_for(pool.routing.pools[0]), NOON)
     assert engine.route(ids[5], now=NOON).manager_id == "a"
+
+
+def test_pools_share_loads(store: Store) -> None:
+    ids = seed(store, ["x", "z"], 3)
+    sources = ["web", "web", "call"]
+    store.update(
+        "deals",
+        [{"account_id": ACCOUNT, "id": d, "source": s} for d, s in zip(ids, sources, strict=True)],
+    )
+    caps = {"max_open_load": 2}
+    rules = regulations_from_dict(
+        {
+            "routing": {
+                "pools": [
+                    {"name": "web", "sources": ["web"], "managers": ["x"], "caps": caps},
+                    {"name": "call", "sources": ["call"], "managers": ["x", "z"], "caps": caps},
+                ]
+            }
+        }
+    )
+    engine = RoutingEngine(store, ACCOUNT, rules)
+    engine.route(ids[2], dry_run=True, now=NOON)  # the call pool's table, current before
+    assert [engine.route(d, now=NOON).manager_id for d in ids[:2]] == ["x", "x"]
+    third = engine.route(ids[2], now=NOON)
+    assert third.manager_id == "z"
+    assert {"manager_id": "x", "rule": "cap_load", "detail": "load 2 + 1 > 2"} in (
+        third.explanation["excluded"]
+    )
 
 
 def test_stored_decisions_expand_and_replay_exactly(store: Store) -> None:
