@@ -74,10 +74,19 @@ class Candidates(Sequence[Candidate]):
         """The candidates at these indices (of this sequence)."""
         return Candidates(self.pool, self.members, [self.positions[i] for i in keep], self.floor)
 
-    @cached_property
-    def tie_keys(self) -> _TieKeys:
-        """Index → (last assignment or -2**63, tie hash): the tie-break order's sort key."""
-        return _TieKeys(self)
+    def tie_order(self, indices: Sequence[int]) -> list[tuple[int, int, str, int]]:
+        """``(last assignment or -2**63, tie hash, id, index)`` of these candidates, sorted:
+        the tie-break order, computed from the members without building candidates.
+        """
+        ms, pos, name = self.members, self.positions, self.pool.name
+        never = -(2**63)
+        keyed = []
+        for i in indices:
+            m = ms[pos[i]]
+            last = m.last_assigned_us
+            keyed.append((never if last is None else last, tie_hash(name, m.id), m.id, i))
+        keyed.sort()
+        return keyed
 
     @cached_property
     def ids(self) -> list[str]:
@@ -125,19 +134,3 @@ class Candidates(Sequence[Candidate]):
             )
             for m, lv in zip((ms[i] for i in self.positions), self.levels, strict=True)
         )
-
-
-class _TieKeys:
-    """The tie-break sort key of a :class:`Candidates` index, read from the members."""
-
-    def __init__(self, view: Candidates) -> None:
-        self.view = view
-
-    def __call__(self, index: int) -> tuple[int, int]:
-        m = self.view.members[self.view.positions[index]]
-        last = -(2**63) if m.last_assigned_us is None else m.last_assigned_us
-        return last, tie_hash(self.view.pool.name, m.id)
-
-    def id_of(self, index: int) -> str:
-        """The manager id at ``index``."""
-        return self.view.members[self.view.positions[index]].id

@@ -65,52 +65,51 @@ def decide(inputs: DecisionInputs, strategy: RoutingStrategy) -> Outcome:
     excluded: list[tuple[str, str, str]] = []
     eligible: list[int] = []
     outsiders = False  # an eligible member outside the pool (the client's owner)
+    no_load_cap = max_load is None
+    limit_load = 0.0 if max_load is None else max_load
     for i, m in enumerate(members):
-        if m.in_pool and not (
-            m.active and not m.absent and m.level is not None and not m.away and not m.catch_up
+        # Unpacked once: local names are much cheaper than named-tuple attributes here.
+        (mid, active, role, on_shift, absent, specialisations, level, _, away, catch_up, _, _,
+         open_deals, open_tasks, period_counts, criteria_counts, _, in_pool) = m  # fmt: skip
+        if in_pool and not (
+            active and not absent and level is not None and not away and not catch_up
         ):
             m = current[i] = _presence(m, floor, day, pool.rejoin, changes, rejoined)
-        ok = (
-            m.active
-            and m.role != "assistant"
-            and m.id not in exclude
-            and not m.absent
-            and m.on_shift
-        )
+        ok = active and role != "assistant" and not absent and on_shift and mid not in exclude
         if ok and specs:
             for field, wanted in specs:
-                offered = m.specialisations.get(field, ())
+                offered = specialisations.get(field, ())
                 if offered and wanted not in offered:
                     ok = False
                     break
         if ok and period_caps:
-            counts = m.period_counts
             for g, cap in period_caps:
-                if counts.get(g, 0) + 1 > cap:
+                if period_counts.get(g, 0) + 1 > cap:
                     ok = False
                     break
-        if ok and max_load is not None and dw * m.open_deals + tw * m.open_tasks + dw > max_load:
+        if ok and not no_load_cap and dw * open_deals + tw * open_tasks + dw > limit_load:
             ok = False
         if ok and crit:
-            counts = m.criteria_counts
             for name, limit in crit:
-                if counts.get(name, 0) + 1 > limit:
+                if criteria_counts.get(name, 0) + 1 > limit:
                     ok = False
                     break
         if ok:
             eligible.append(i)
-            if not m.in_pool:
+            if not in_pool:
                 outsiders = True
             continue
         why = exclusion(m, pool, lead, exclude)
         if why is None:  # pragma: no cover - the inlined test mirrors exclusion()
             eligible.append(i)
-            outsiders = outsiders or not m.in_pool
-        elif m.in_pool or m.id == owner:
-            excluded.append((m.id, why[0], why[1]))
+            outsiders = outsiders or not in_pool
+        elif in_pool or mid == owner:
+            excluded.append((mid, why[0], why[1]))
 
     candidates = Candidates(pool, current, eligible, floor)
-    owner_pos = next((i for i, m in enumerate(current) if m.id == owner), None)
+    owner_pos = (
+        None if owner is None else next((i for i, m in enumerate(current) if m.id == owner), None)
+    )
     owner_facts = None if owner_pos is None else current[owner_pos]
     owner_ok = owner_pos is not None and (
         owner_pos in eligible

@@ -70,14 +70,15 @@ def lowest(
     idx = tied_at_lowest(values)
     if len(idx) == 1:
         return candidates[idx[0]], None
-    keys = getattr(candidates, "tie_keys", None)
+    ranked = getattr(candidates, "tie_order", None)
     never = -(2**63)
-    if keys is not None:  # a lazy view: order by its columns, build only the winner
-        ranked = sorted(idx, key=keys)
-        ids = [keys.id_of(i) for i in ranked]
-        first, second = keys(ranked[0]), keys(ranked[1])
-        by = "last_assigned" if first[0] != second[0] else "hash"
-        return candidates[ranked[0]], TieBreak(between=tuple(sorted(ids)), by=by, order=tuple(ids))
+    if ranked is not None:  # a lazy view: order by its columns, build only the winner
+        keyed = ranked(idx)
+        ids = [k[2] for k in keyed]
+        by = "last_assigned" if keyed[0][0] != keyed[1][0] else "hash"
+        return candidates[keyed[0][3]], TieBreak(
+            between=tuple(sorted(ids)), by=by, order=tuple(ids)
+        )
     tied = [candidates[i] for i in idx]
     order = sorted(
         tied,
