@@ -10,18 +10,31 @@ tied candidates.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import overload
 
 from ropilot.core.routing.capacity import load_of
 from ropilot.core.routing.fairness import stable_hash
 from ropilot.core.routing.models import Candidate, MemberFacts, PoolRules
 
+_HASHES: dict[str, dict[str, int]] = {}
 
-@lru_cache(maxsize=65536)
+
 def tie_hash(pool: str, manager_id: str) -> int:
     """``stable_hash`` memoised: the same (pool, manager) pairs recur in every decision."""
-    return stable_hash(pool, manager_id)
+    return _pool_hashes(pool).get(manager_id) or _hash_into(pool, manager_id)
+
+
+def _pool_hashes(pool: str) -> dict[str, int]:
+    hashes = _HASHES.get(pool)
+    if hashes is None:
+        hashes = _HASHES[pool] = {}
+    return hashes
+
+
+def _hash_into(pool: str, manager_id: str) -> int:
+    value = _pool_hashes(pool)[manager_id] = stable_hash(pool, manager_id)
+    return value
 
 
 class Candidates(Sequence[Candidate]):
@@ -33,11 +46,13 @@ class Candidates(Sequence[Candidate]):
         members: Sequence[MemberFacts],
         positions: Sequence[int],
         floor: float,
+        catching_up: bool = True,
     ) -> None:
         self.pool = pool
         self.members = members
         self.positions = positions
         self.floor = floor
+        self.catching_up = catching_up  # False: no member is catching up (skip that pass)
 
     def __len__(self) -> int:
         return len(self.positions)
@@ -72,19 +87,28 @@ class Candidates(Sequence[Candidate]):
 
     def only(self, keep: Sequence[int]) -> Candidates:
         """The candidates at these indices (of this sequence)."""
-        return Candidates(self.pool, self.members, [self.positions[i] for i in keep], self.floor)
+        return Candidates(
+            self.pool,
+            self.members,
+            [self.positions[i] for i in keep],
+            self.floor,
+            self.catching_up,
+        )
 
     def tie_order(self, indices: Sequence[int]) -> list[tuple[int, int, str, int]]:
         """``(last assignment or -2**63, tie hash, id, index)`` of these candidates, sorted:
         the tie-break order, computed from the members without building candidates.
         """
         ms, pos, name = self.members, self.positions, self.pool.name
+        hashes = _pool_hashes(name)
         never = -(2**63)
         keyed = []
         for i in indices:
             m = ms[pos[i]]
             last = m.last_assigned_us
-            keyed.append((never if last is None else last, tie_hash(name, m.id), m.id, i))
+            mid = m.id
+            h = hashes.get(mid) or _hash_into(name, mid)
+            keyed.append((never if last is None else last, h, mid, i))
         keyed.sort()
         return keyed
 
@@ -102,10 +126,11 @@ class Candidates(Sequence[Candidate]):
         """
         ms = self.members
         out = [0.0 if (lv := ms[i].level) is None else lv for i in self.positions]
-        for k, i in enumerate(self.positions):
-            m = ms[i]
-            if m.catch_up and not self._catching(m):
-                out[k] = max(out[k], self.floor)
+        if self.catching_up:
+            for k, i in enumerate(self.positions):
+                m = ms[i]
+                if m.catch_up and not self._catching(m):
+                    out[k] = max(out[k], self.floor)
         return out
 
     @cached_property

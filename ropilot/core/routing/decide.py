@@ -106,7 +106,8 @@ def decide(inputs: DecisionInputs, strategy: RoutingStrategy) -> Outcome:
         elif in_pool or mid == owner:
             excluded.append((mid, why[0], why[1]))
 
-    candidates = Candidates(pool, current, eligible, floor)
+    catching_up = any(m.catch_up for m in current)  # state may predate a change of rejoin
+    candidates = Candidates(pool, current, eligible, floor, catching_up)
     owner_pos = (
         None if owner is None else next((i for i, m in enumerate(current) if m.id == owner), None)
     )
