@@ -49,7 +49,10 @@ def _engine(store: Store, account_id: str, regulations: Regulations) -> RoutingE
 
     names = [p.strategy for p in regulations.routing.pools]
     strategies = routing_strategies(get_plugin_manager(), names)
-    return RoutingEngine(store, account_id, regulations, strategies)
+    engine = RoutingEngine(store, account_id, regulations, strategies)
+    # Efficiency-enabled pools: measured factors (win rate, speed to first contact) now.
+    engine.refresh_efficiency(datetime.now(UTC))
+    return engine
 
 
 def _moment(text: str | None) -> datetime | None:

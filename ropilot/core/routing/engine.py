@@ -46,6 +46,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ropilot.core.business_hours import (
     Schedule,
+    business_seconds,
     is_on_shift,
     next_shift_start,
     schedule_for_manager,
@@ -63,6 +64,7 @@ from ropilot.core.routing.codec import (
 )
 from ropilot.core.routing.config import pool_rules
 from ropilot.core.routing.decide import decide
+from ropilot.core.routing.efficiency import factors, measure
 from ropilot.core.routing.models import (
     SPECIALISATION_FIELDS,
     Choice,
@@ -347,6 +349,31 @@ class RoutingEngine:
         state = self._pools.get(pool)
         if state is not None:
             state.seq = None  # rebuild every member's facts at the next decision
+
+    def refresh_efficiency(self, now: datetime) -> dict[str, dict[str, float]]:
+        """Measure every efficiency-enabled pool's members over its lookback (win rate by SQL,
+        speed to first contact in business seconds on each manager's schedule) and use the
+        bounded, shrunk factors from now on (``efficiency.factors``); run it when the engine
+        starts and then daily. Returns the factors set, by pool.
+        """
+        out: dict[str, dict[str, float]] = {}
+
+        def seconds(manager_id: str, start: datetime, end: datetime) -> float:
+            person = self._people.get(manager_id)
+            if person is None:
+                return (end - start).total_seconds()
+            return float(business_seconds(person.schedule, start, end))
+
+        for pool in self.regulations.routing.pools:
+            rules = self._state(pool).rules
+            if not rules.efficiency.enabled or not rules.members:
+                continue
+            since = now - timedelta(days=rules.efficiency.lookback_days)
+            with self.store.engine.connect() as conn:
+                measured = measure(conn, self.account_id, list(rules.members), since, now, seconds)
+            out[pool.name] = factors(measured, rules.efficiency)
+            self.set_factors(pool.name, out[pool.name])
+        return out
 
     def strategy_for(self, rules: PoolRules) -> RoutingStrategy:
         """The pool's strategy object.
