@@ -73,6 +73,30 @@ def _rows(ctx: QualityContext, stmt: Any) -> Sequence[Any]:
         return conn.execute(stmt).all()
 
 
+def _deal_findings(
+    check: Any, ctx: QualityContext, conditions: Sequence[Any], message: str
+) -> Iterator[FindingDraft]:
+    """One finding per deal of the account matching ``conditions`` (deal ↔ stage joined), with
+    the deal's stage as evidence: the shape of the simple deal checks.
+    """
+    stmt = (
+        select(deals.c.id, deals.c.responsible_id, deals.c.stage_id)
+        .select_from(_open_deal_join())
+        .where(deals.c.account_id == ctx.account_id, *conditions)
+        .order_by(deals.c.id)
+    )
+    for deal_id, owner, stage_id in _rows(ctx, stmt):
+        yield FindingDraft(
+            check=check.name,
+            entity="deal",
+            entity_id=deal_id,
+            severity=check.severity,
+            owner_id=owner,
+            message=message,
+            details={"stage_id": stage_id},
+        )
+
+
 def _iso(moment: datetime) -> str:
     return moment.isoformat()
 
@@ -204,26 +228,13 @@ class DealWithoutNextTask:
     severity: Severity = "warning"
 
     def run(self, ctx: QualityContext) -> Iterator[FindingDraft]:
-        stmt = (
-            select(deals.c.id, deals.c.responsible_id, deals.c.stage_id)
-            .select_from(_open_deal_join())
-            .where(
-                deals.c.account_id == ctx.account_id,
-                stages.c.kind == "open",
-                ~_has_task(ctx, future_only=True),
-            )
-            .order_by(deals.c.id)
+        conditions = [
+            stages.c.kind == "open",
+            ~_has_task(ctx, future_only=True),
+        ]
+        yield from _deal_findings(
+            self, ctx, conditions, "plan the next task (call, meeting) with a due date"
         )
-        for deal_id, owner, stage_id in _rows(ctx, stmt):
-            yield FindingDraft(
-                check=self.name,
-                entity="deal",
-                entity_id=deal_id,
-                severity=self.severity,
-                owner_id=owner,
-                message="plan the next task (call, meeting) with a due date",
-                details={"stage_id": stage_id},
-            )
 
 
 @dataclass(frozen=True)
@@ -450,26 +461,11 @@ class LostWithoutReason:
     severity: Severity = "warning"
 
     def run(self, ctx: QualityContext) -> Iterator[FindingDraft]:
-        stmt = (
-            select(deals.c.id, deals.c.responsible_id, deals.c.stage_id)
-            .select_from(_open_deal_join())
-            .where(
-                deals.c.account_id == ctx.account_id,
-                stages.c.kind == "lost",
-                or_(deals.c.loss_reason.is_(None), func.trim(deals.c.loss_reason) == ""),
-            )
-            .order_by(deals.c.id)
-        )
-        for deal_id, owner, stage_id in _rows(ctx, stmt):
-            yield FindingDraft(
-                check=self.name,
-                entity="deal",
-                entity_id=deal_id,
-                severity=self.severity,
-                owner_id=owner,
-                message="state the loss reason",
-                details={"stage_id": stage_id},
-            )
+        conditions = [
+            stages.c.kind == "lost",
+            or_(deals.c.loss_reason.is_(None), func.trim(deals.c.loss_reason) == ""),
+        ]
+        yield from _deal_findings(self, ctx, conditions, "state the loss reason")
 
 
 def late_stage_ids(stage_rows: Iterable[Mapping[str, Any]]) -> list[str]:
@@ -517,25 +513,11 @@ class ZeroAmountLateStage:
         late = late_stage_ids([dict(r) for r in rows])
         if not late:
             return
-        stmt = (
-            select(deals.c.id, deals.c.responsible_id, deals.c.stage_id)
-            .where(
-                deals.c.account_id == ctx.account_id,
-                deals.c.stage_id.in_(late),
-                or_(deals.c.amount.is_(None), deals.c.amount == Decimal(0)),
-            )
-            .order_by(deals.c.id)
-        )
-        for deal_id, owner, stage_id in _rows(ctx, stmt):
-            yield FindingDraft(
-                check=self.name,
-                entity="deal",
-                entity_id=deal_id,
-                severity=self.severity,
-                owner_id=owner,
-                message="enter the deal amount (late stage)",
-                details={"stage_id": stage_id},
-            )
+        conditions = [
+            deals.c.stage_id.in_(late),
+            or_(deals.c.amount.is_(None), deals.c.amount == Decimal(0)),
+        ]
+        yield from _deal_findings(self, ctx, conditions, "enter the deal amount (late stage)")
 
 
 DEAL_CHECKS: tuple[Any, ...] = (
