@@ -306,7 +306,20 @@ def _ogrn_findings(
 
 
 @dataclass
-class InvalidPhone:
+class ScanCheck:
+    """A check whose findings come from the shared identity scan, under its own name."""
+
+    name: str
+    description: str
+    severity: Severity
+    region: str = DEFAULT_REGION
+
+    def run(self, ctx: QualityContext) -> Iterator[FindingDraft]:
+        yield from scan_identities(ctx, self.region).findings[self.name]
+
+
+@dataclass
+class InvalidPhone(ScanCheck):
     """A contact or company has a phone that is not a valid number (not merely "possible")."""
 
     name: str = "invalid_phone"
@@ -314,12 +327,9 @@ class InvalidPhone:
     severity: Severity = "warning"
     region: str = DEFAULT_REGION
 
-    def run(self, ctx: QualityContext) -> Iterator[FindingDraft]:
-        yield from scan_identities(ctx, self.region).findings["invalid_phone"]
-
 
 @dataclass
-class InvalidEmail:
+class InvalidEmail(ScanCheck):
     """A contact or company has an e-mail that is not a valid address (syntax; no DNS)."""
 
     name: str = "invalid_email"
@@ -327,12 +337,9 @@ class InvalidEmail:
     severity: Severity = "warning"
     region: str = DEFAULT_REGION
 
-    def run(self, ctx: QualityContext) -> Iterator[FindingDraft]:
-        yield from scan_identities(ctx, self.region).findings["invalid_email"]
-
 
 @dataclass
-class InvalidInn:
+class InvalidInn(ScanCheck):
     """An INN that is not 10 or 12 digits with the right check digits."""
 
     name: str = "invalid_inn"
@@ -340,21 +347,15 @@ class InvalidInn:
     severity: Severity = "error"
     region: str = DEFAULT_REGION
 
-    def run(self, ctx: QualityContext) -> Iterator[FindingDraft]:
-        yield from scan_identities(ctx, self.region).findings["invalid_inn"]
-
 
 @dataclass
-class InvalidOgrn:
+class InvalidOgrn(ScanCheck):
     """An OGRN (13 digits) or OGRNIP (15) custom field with a wrong length or check digit."""
 
     name: str = "invalid_ogrn"
     description: str = "OGRN / OGRNIP custom fields with a wrong length or check digit"
     severity: Severity = "error"
     region: str = DEFAULT_REGION
-
-    def run(self, ctx: QualityContext) -> Iterator[FindingDraft]:
-        yield from scan_identities(ctx, self.region).findings["invalid_ogrn"]
 
 
 def duplicate_report(
