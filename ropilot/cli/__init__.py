@@ -450,10 +450,34 @@ def demo(app: AppContext, deals: int, seed: int, workdir: Path) -> None:
     if bundle.exists():
         shutil.rmtree(bundle)
     end = date.today()
-    console.print(f"[bold]1.[/bold] generate {deals:,} deals (seed {seed}) → {bundle}")
+    step = {
+        "ru": [
+            f"создаю аккаунт: {deals:,} сделок (seed {seed}) → {bundle}",
+            "импорт → {url}",
+            "план {name!r} v{version} из прошлого года × 1,1 ({lines} строк; "
+            "`ropilot plan show {name}`)",
+            "утренний отчёт {period}",
+            "распределение: последние лиды в момент поступления",
+            "качество данных: проверка всех записей",
+            "Дальше: cd {workdir} && ropilot report kpi --by manager · ropilot report funnel · "
+            "ropilot route ID --dry-run --explain · ropilot check",
+        ],
+        "en": [
+            f"generate {deals:,} deals (seed {seed}) → {bundle}",
+            "import → {url}",
+            "plan {name!r} v{version} proposed from last year × 1.1 ({lines} lines; "
+            "`ropilot plan show {name}`)",
+            "morning report {period}",
+            "routing: the last leads, routed as they came in",
+            "data quality: audit of every record",
+            "More: cd {workdir} && ropilot report kpi --by manager · ropilot report funnel · "
+            "ropilot route ID --dry-run --explain · ropilot check",
+        ],
+    }[lang]
+    console.print(f"[bold]1.[/bold] {step[0]}", highlight=False)
     _generate(bundle, deals, seed, end, 24)
     url = f"sqlite:///{(workdir / 'ropilot.db').resolve()}"
-    console.print(f"[bold]2.[/bold] import → {url}")
+    console.print(f"[bold]2.[/bold] {step[1].format(url=url)}", highlight=False)
     store = Store.open(url)
     with _progress("bytes") as progress:
         report = import_bundle(store, bundle, progress=_Bar(progress, "import"))
@@ -461,26 +485,22 @@ def demo(app: AppContext, deals: int, seed: int, workdir: Path) -> None:
     ctx = make_context(store, report.account_id, "this-month")
     proposal = propose(store, report.account_id, ctx.period, growth="1.1")
     saved = save_plan(store, report.account_id, proposal.document, comment="demo: history × 1.1")
-    console.print(
-        f"[bold]3.[/bold] plan {saved.name!r} v{saved.version} proposed from last year × 1.1 "
-        f"({len(saved.document.lines)} lines; `ropilot plan show {saved.name}`)"
+    plan_line = step[2].format(
+        name=saved.name, version=saved.version, lines=len(saved.document.lines)
     )
-    console.print(f"[bold]4.[/bold] morning report {ctx.period.label}")
+    console.print(f"[bold]3.[/bold] {plan_line}", highlight=False)
+    console.print(f"[bold]4.[/bold] {step[3].format(period=ctx.period.label)}")
     text = write_report(morning_report(ctx, saved.document), "table", lang, None)
     sys.stdout.write(text or "")
-    console.print("[bold]5.[/bold] routing: the last leads, routed as they came in")
+    console.print(f"[bold]5.[/bold] {step[4]}")
     sys.stdout.write(
         write_report(_demo_routing(store, report.account_id), "table", lang, None) or ""
     )
-    console.print("[bold]6.[/bold] data quality: audit of every record")
+    console.print(f"[bold]6.[/bold] {step[5]}")
     sys.stdout.write(
         write_report(_demo_quality(store, report.account_id), "table", lang, None) or ""
     )
-    console.print(
-        f"More: cd {workdir} && ropilot report kpi --by manager · ropilot report funnel · "
-        "ropilot report abcxyz · ropilot report kpi --explain --by manager --where manager=ID",
-        highlight=False,
-    )
+    console.print(step[6].format(workdir=workdir), highlight=False)
 
 
 def _demo_routing(store: Store, account_id: str, leads: int = 10) -> Any:
