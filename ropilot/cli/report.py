@@ -310,21 +310,6 @@ def report_plan(
     opts.emit(app, report_obj)
 
 
-def _plan_for_morning(ctx: KpiContext, name: str | None) -> Any:
-    """The named plan; else the plan named like the period, or the only plan; else None."""
-    from ropilot.core.plans.store import list_plans, load_plan
-
-    plans = list_plans(ctx.store, ctx.account_id)
-    if name is None:
-        if ctx.period.label in plans:
-            name = ctx.period.label
-        elif len(plans) == 1:
-            name = next(iter(plans))
-        else:
-            return None
-    return load_plan(ctx.store, ctx.account_id, name).document
-
-
 @report.command("morning")
 @report_options
 @click.option("--plan", "plan_name", help="Plan (default: the one named like the period).")
@@ -352,11 +337,12 @@ def report_morning(
 ) -> None:
     """The morning report: plan vs fact, forecast, funnel, leaderboard, forgotten, losses."""
     from ropilot.core.reports.morning import morning_report
+    from ropilot.core.reports.plan_report import plan_for_period
 
     if opts.by:
         raise ConfigurationError("the morning report has fixed cuts; use `report kpi --by`")
     ctx = opts.context(app)
-    plan_doc = _plan_for_morning(ctx, plan_name)
+    plan_doc = plan_for_period(ctx, plan_name)
     report_obj = morning_report(ctx, plan_doc, limit=limit, forgotten_days=days)
     opts.emit(app, report_obj)
 

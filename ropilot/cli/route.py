@@ -14,8 +14,8 @@ from typing import Any
 import click
 
 from ropilot.cli.app import AppContext, pass_app
-from ropilot.core.errors import ConfigurationError
 from ropilot.core.regulations import Regulations, default_regulations, load_regulations
+from ropilot.core.reports.context import resolve_account
 from ropilot.core.routing.engine import Decision, RoutingEngine
 from ropilot.core.store import Store
 
@@ -30,13 +30,7 @@ class _RouteGroup(click.Group):
 
 
 def _account(store: Store, account_id: str | None) -> str:
-    if account_id:
-        return account_id
-    accounts = store.list_accounts()
-    if len(accounts) != 1:
-        names = ", ".join(a.id for a in accounts) or "none"
-        raise ConfigurationError(f"--account: the store has several accounts or none ({names})")
-    return accounts[0].id
+    return resolve_account(store, account_id)[0]
 
 
 def _regulations(path: str | None) -> Regulations:

@@ -22,12 +22,11 @@ from datetime import datetime
 
 from ropilot.core.kpi.builtins import BUILTIN_KPIS
 from ropilot.core.kpi.registry import KpiCatalogue, KpiContext
-from ropilot.core.plans.store import list_plans, load_plan
 from ropilot.core.reports.context import make_context
 from ropilot.core.reports.kpi_report import explain_report, kpi_report
 from ropilot.core.reports.model import Report
 from ropilot.core.reports.morning import morning_report
-from ropilot.core.reports.plan_report import plan_report
+from ropilot.core.reports.plan_report import plan_for_period, plan_report
 from ropilot.core.store import Store
 
 
@@ -66,11 +65,10 @@ def explain(
 
 
 def morning(ctx: KpiContext, plan: str | None = None) -> Report:
-    """The morning report; plan vs fact from ``plan`` or the plan named like the period."""
-    plans = list_plans(ctx.store, ctx.account_id)
-    name = plan or (ctx.period.label if ctx.period.label in plans else None)
-    document = load_plan(ctx.store, ctx.account_id, name).document if name else None
-    return morning_report(ctx, document)
+    """The morning report; plan vs fact from ``plan``, the plan named like the period, or the
+    only plan stored.
+    """
+    return morning_report(ctx, plan_for_period(ctx, plan))
 
 
 def plan_vs_fact(

@@ -140,6 +140,14 @@ def parse_period(text: str, zone: ZoneInfo, *, today: date) -> Period:
     )
 
 
+def months_before(period: Period, n: int) -> Period:
+    """The ``n`` complete calendar months right before ``period`` starts (a lookback window)."""
+    first = period.first_day
+    start = month(first.year, first.month - n, period.zone)
+    last = month(first.year, first.month - 1, period.zone)
+    return Period(start.first_day, last.end_day, period.zone, f"{start.label}..{last.label}")
+
+
 def buckets(period: Period, grain: str) -> list[Period]:
     """Split a period into consecutive days, ISO weeks, months, quarters or years.
 

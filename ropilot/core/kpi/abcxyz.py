@@ -35,6 +35,7 @@ from sqlalchemy.sql.functions import coalesce
 
 from ropilot.core.errors import ConfigurationError
 from ropilot.core.kpi.bucketing import bucket_index
+from ropilot.core.kpi.scope import account_zone
 from ropilot.core.periods import Period, buckets, month
 from ropilot.core.store import Store
 from ropilot.core.store.schema import accounts, deals, stages
@@ -131,19 +132,6 @@ def _fractions(pair: Sequence[Decimal | str | float], what: str, top: int) -> tu
             f"{what} thresholds must satisfy 0 ≤ first ≤ second{bound}, got {pair!r}"
         )
     return low, high
-
-
-def account_zone(store: Store, account_id: str) -> ZoneInfo:
-    """The account's time zone.
-
-    Raises:
-        ConfigurationError: for an unknown account.
-    """
-    with store.engine.connect() as conn:
-        tz = conn.execute(select(accounts.c.timezone).where(accounts.c.id == account_id)).scalar()
-    if tz is None:
-        raise ConfigurationError(f"no account {account_id!r} in the store")
-    return ZoneInfo(tz)
 
 
 def xyz_window(as_of: date, zone: ZoneInfo) -> Period:

@@ -17,7 +17,7 @@ from ropilot.core.kpi import outcomes as outcomes_mod
 from ropilot.core.kpi.lineage import deal_records
 from ropilot.core.kpi.registry import Keys, KpiContext, KpiDefinition, KpiRow
 from ropilot.core.kpi.scope import closed_in
-from ropilot.core.periods import Period, month
+from ropilot.core.periods import Period, months_before
 from ropilot.core.store.schema import accounts, deals
 
 
@@ -356,10 +356,7 @@ before the period."""
 
 def lookback(ctx: KpiContext) -> Period:
     """The ``LOOKBACK_MONTHS`` complete calendar months before the context's period."""
-    first = ctx.period.first_day
-    start = month(first.year, first.month - LOOKBACK_MONTHS, ctx.zone)
-    last = month(first.year, first.month - 1, ctx.zone)
-    return Period(start.first_day, last.end_day, ctx.zone, f"{start.label}..{last.label}")
+    return months_before(ctx.period, LOOKBACK_MONTHS)
 
 
 def _velocity(ctx: KpiContext) -> list[Any]:

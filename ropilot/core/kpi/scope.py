@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, and_, true
 
 from ropilot.core.errors import ConfigurationError
 from ropilot.core.periods import Period
+from ropilot.core.store import Store
 from ropilot.core.store.schema import companies, deals, managers, stages
 
 
@@ -89,3 +91,15 @@ def keys_filter(by: Sequence[str], keys: dict[str, str | None]) -> ColumnElement
     dims = dimension_columns(by)
     conds = [dims[d].is_(None) if keys.get(d) is None else dims[d] == keys[d] for d in by]
     return and_(true(), *conds)
+
+
+def account_zone(store: Store, account_id: str) -> ZoneInfo:
+    """The account's time zone.
+
+    Raises:
+        ConfigurationError: for an account that is not in the store.
+    """
+    account = store.get_account(account_id)
+    if account is None:
+        raise ConfigurationError(f"account {account_id!r} is not in the store")
+    return ZoneInfo(account.timezone)

@@ -28,7 +28,7 @@ from sqlalchemy import select
 
 from ropilot.core.calendar import PersonalCalendar
 from ropilot.core.errors import ConfigurationError
-from ropilot.core.kpi.scope import closed_in, deal_source
+from ropilot.core.kpi.scope import account_zone, closed_in, deal_source
 from ropilot.core.periods import Period
 from ropilot.core.plans.cascade import ACTIVITY_METRICS, absences_of, history_by
 from ropilot.core.plans.dayplan import plan_for
@@ -38,18 +38,6 @@ from ropilot.core.store import Store
 from ropilot.core.store.schema import accounts, deals, stages
 
 FACT_METRICS = ("revenue", "won_deals", *ACTIVITY_METRICS)
-
-
-def account_zone(store: Store, account_id: str) -> ZoneInfo:
-    """The account's time zone.
-
-    Raises:
-        ConfigurationError: for an unknown account.
-    """
-    account = store.get_account(account_id)
-    if account is None:
-        raise ConfigurationError(f"account {account_id!r} is not in the store")
-    return ZoneInfo(account.timezone)
 
 
 def as_period(period: Period | str, zone: ZoneInfo) -> Period:

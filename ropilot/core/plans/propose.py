@@ -27,10 +27,11 @@ from fractions import Fraction
 from sqlalchemy import select
 
 from ropilot.core.errors import ConfigurationError
+from ropilot.core.kpi.scope import account_zone
 from ropilot.core.periods import Period, buckets, month
 from ropilot.core.plans.cascade import history_by
 from ropilot.core.plans.models import PlanDocument, PlanLine, unit_of
-from ropilot.core.plans.progress import account_zone, as_period
+from ropilot.core.plans.progress import as_period
 from ropilot.core.store import Store
 from ropilot.core.store.schema import managers
 

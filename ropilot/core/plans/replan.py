@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_CEILING, Decimal
 
+from ropilot.core.kpi.scope import account_zone
 from ropilot.core.periods import Period
 from ropilot.core.plans.cascade import absences_of, allocate
 from ropilot.core.plans.models import PlanDocument, PlanLine, unit_of
-from ropilot.core.plans.progress import account_zone, as_period, progress
+from ropilot.core.plans.progress import as_period, progress
 from ropilot.core.plans.seasonal import PRODUCTION
 from ropilot.core.store import Store
 

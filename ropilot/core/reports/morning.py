@@ -14,7 +14,7 @@ from typing import Any
 
 from ropilot.core.kpi.outcomes import outcomes
 from ropilot.core.kpi.registry import KpiContext
-from ropilot.core.periods import Period, month
+from ropilot.core.periods import months_before
 from ropilot.core.plans.models import PlanDocument
 from ropilot.core.reports.abcxyz_report import matrix_section
 from ropilot.core.reports.funnel_report import snapshot_section
@@ -33,15 +33,7 @@ def forecast_section(ctx: KpiContext, plan_total: Decimal | None) -> Section:
     """Company forecast: revenue so far, run-rate and weighted forecasts, coverage."""
     rr = company_run_rate(ctx)
     w = company_weighted(ctx)
-    first = ctx.period.first_day
-    lookback = month(first.year, first.month - LOOKBACK_MONTHS, ctx.zone)
-    lookback_end = month(first.year, first.month - 1, ctx.zone)
-    window = Period(
-        lookback.first_day,
-        lookback_end.end_day,
-        ctx.zone,
-        f"{lookback.label}..{lookback_end.label}",
-    )
+    window = months_before(ctx.period, LOOKBACK_MONTHS)
     (past,) = outcomes(ctx.store, ctx.account_id, window)
     remaining = None if plan_total is None else plan_total - rr.actual
     coverage = None if remaining is None or remaining <= 0 else w.amount / remaining

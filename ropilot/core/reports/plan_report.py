@@ -18,7 +18,7 @@ from ropilot.core.kpi.forecast import (
     weighted_forecast,
 )
 from ropilot.core.kpi.registry import KpiContext
-from ropilot.core.periods import Period, month
+from ropilot.core.periods import months_before
 from ropilot.core.plan_funnel import funnel_history, headcount, needed_headcount, plan_funnel
 from ropilot.core.plans.models import PlanDocument
 from ropilot.core.plans.progress import progress
@@ -71,6 +71,21 @@ def company_run_rate(ctx: KpiContext) -> RunRateRow:
 def company_weighted(ctx: KpiContext) -> WeightedRow:
     """The company's weighted forecast: the sum of the managers' rows."""
     return total_weighted(manager_weighted(ctx))
+
+
+def plan_for_period(ctx: KpiContext, name: str | None) -> PlanDocument | None:
+    """The named plan; else the plan named like the period, or the only plan stored; else
+    None (the morning report then has no plan block).
+    """
+    plans = list_plans(ctx.store, ctx.account_id)
+    if name is None:
+        if ctx.period.label in plans:
+            name = ctx.period.label
+        elif len(plans) == 1:
+            name = next(iter(plans))
+        else:
+            return None
+    return load_plan(ctx.store, ctx.account_id, name).document
 
 
 def plan_section(ctx: KpiContext, document: PlanDocument, metric: str = "revenue") -> Section:
@@ -188,10 +203,7 @@ def reverse_funnel_section(
     conversions from each manager's history (shrunk to the team's) and, with a calls-per-day
     norm, the headcount the company plan needs.
     """
-    first = ctx.period.first_day
-    start = month(first.year, first.month - HISTORY_MONTHS, ctx.zone)
-    last = month(first.year, first.month - 1, ctx.zone)
-    window = Period(start.first_day, last.end_day, ctx.zone, f"{start.label}..{last.label}")
+    window = months_before(ctx.period, HISTORY_MONTHS)
     history = funnel_history(ctx.store, ctx.account_id, window)
     rows: list[dict[str, Any]] = []
     notes: list[Text] = []
