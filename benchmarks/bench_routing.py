@@ -10,11 +10,10 @@ Latency is measured around ``RoutingEngine.route``; decisions per second = decis
 time of the loop. The first lead of every pool is routed before timing (it loads the pool's
 member table and writes its first snapshot: a once-per-engine cost, ~5 ms for 500 members).
 
-SQLite writes every committed page to the WAL and, by default, copies the WAL back into the
-database (with an fsync) inside whichever commit crosses 1,000 WAL pages — a few ms that land
-on one decision in ~60. ``--sqlite-checkpoint background`` measures the deployment that keeps
-this off the decision path: ``wal_autocheckpoint=0`` on the store's connections and a thread
-running ``PRAGMA wal_checkpoint(PASSIVE)`` every 50 ms.
+SQLite writes every committed page to the WAL; SQLite's own default copies the WAL back into
+the database (with an fsync) inside whichever commit crosses 1,000 WAL pages — a few ms that
+land on one decision in ~60. The store's default (``background``) does that on a thread of its
+own (``ropilot.core.store.checkpoint``); ``--sqlite-checkpoint auto`` measures SQLite's own.
 
     python benchmarks/bench_routing.py --workdir /tmp/ropilot-bench-routing --leads 3000 \
         [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test] \
@@ -24,15 +23,13 @@ running ``PRAGMA wal_checkpoint(PASSIVE)`` every 50 ms.
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import statistics
-import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, event, insert, text
+from sqlalchemy import create_engine, insert, text
 
 from ropilot.core.models import Account
 from ropilot.core.regulations import regulations_from_dict
@@ -136,47 +133,24 @@ def layouts() -> dict[str, dict]:  # type: ignore[type-arg]
     return {"1 pool × 500": one, "20 pools × 25": many}
 
 
-def _checkpointer(path: str, stop: threading.Event) -> None:
-    """Copy the WAL back into the database off the decision path (PASSIVE: never waits)."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        while not stop.wait(0.05):
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-    finally:
-        conn.close()
-
-
 def run_one(
     url: str,
     leads: int,
     name: str,
     data: dict,  # type: ignore[type-arg]
-    background_checkpoint: bool = False,
+    background_checkpoint: bool = True,
 ) -> tuple[str, float, float, float, int]:
     """Seed, rebuild counters, route ``leads`` one by one.
 
     Returns (layout, p50 ms, p99 ms, decisions per second, decisions timed).
     """
-    store = Store.open(url)
-    stop = threading.Event()
-    worker = None
+    store = Store.open(url, background_checkpoint=background_checkpoint)
     try:
-        if background_checkpoint:
-            event.listen(
-                store.engine,
-                "connect",
-                lambda c, _r: c.cursor().execute("PRAGMA wal_autocheckpoint=0"),
-            )
-            store.engine.dispose()
         ids = seed(store, leads)
         regs = regulations_from_dict(data)
         engine = RoutingEngine(store, ACCOUNT, regs)
         for pool in regs.routing.pools:
             rebuild_counters(store, ACCOUNT, engine.rules_for(pool), NOW)
-        if background_checkpoint:
-            path = url.removeprefix("sqlite:///")
-            worker = threading.Thread(target=_checkpointer, args=(path, stop), daemon=True)
-            worker.start()
         for d in ids[:SOURCES]:  # every pool's first lead: loads its table (once per engine)
             engine.route(d, now=NOW)
         lat = []
@@ -187,9 +161,6 @@ def run_one(
             lat.append(time.perf_counter() - s)
         wall = time.perf_counter() - t0
     finally:
-        stop.set()
-        if worker is not None:
-            worker.join()
         store.close()
     lat.sort()
     p99 = lat[max(0, int(len(lat) * 0.99) - 1)]
@@ -201,10 +172,10 @@ def main() -> None:
     ap.add_argument("--workdir", default="/tmp/ropilot-bench-routing")
     ap.add_argument("--leads", type=int, default=3000)
     ap.add_argument("--postgres")
-    ap.add_argument("--sqlite-checkpoint", choices=["auto", "background"], default="auto")
+    ap.add_argument("--sqlite-checkpoint", choices=["auto", "background"], default="background")
     args = ap.parse_args()
     Path(args.workdir).mkdir(parents=True, exist_ok=True)
-    label = "SQLite" if args.sqlite_checkpoint == "auto" else "SQLite, background checkpoint"
+    label = "SQLite" if args.sqlite_checkpoint == "background" else "SQLite, autocheckpoint"
     targets = [(label, f"sqlite:///{args.workdir}/routing.db")]
     schemas = []
     if args.postgres:

@@ -93,3 +93,15 @@ def test_show_without_a_file_uses_defaults(
     assert rules["source"] == "built-in defaults"
     assert rules["working_hours.mon"] == "09:00-13:00, 14:00-18:00"
     assert rules["working_hours.sat"] == "—"
+
+
+def test_a_long_error_is_one_line_and_markup_in_it_is_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    deep = tmp_path / ("d" * 90) / "[bold]x[/bold]"
+    deep.mkdir(parents=True)
+    bad = deep / "regulations.toml"
+    bad.write_text('[[routing.pools]]\nname = "a"\ncaps = { per_period = { period = "year" } }\n')
+    assert main(["regulations", "check", str(bad)]) == 3
+    lines = capsys.readouterr().err.splitlines()
+    assert any(f"{bad}: key routing.pools[0].caps.per_period.period" in line for line in lines)

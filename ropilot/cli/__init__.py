@@ -27,6 +27,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from ropilot import __version__
 from ropilot.cli.app import AppContext, pass_app
@@ -598,14 +599,19 @@ def _add_plugin_commands() -> None:
     pm.hook.ropilot_register_commands(cli=cli)
 
 
+def _error(message: str) -> None:
+    """An error line as written: no markup read from it, no wrapping inside a key or path."""
+    err_console.print(Text(message, style="red"), soft_wrap=True)
+
+
 def _report(exc: RopilotError) -> int:
     if isinstance(exc, BundleError):
-        err_console.print(f"[red]{exc}[/red]", highlight=False)
+        _error(str(exc))
         return 2
     if isinstance(exc, ConfigurationError):
-        err_console.print(f"[red]configuration: {exc}[/red]", highlight=False)
+        _error(f"configuration: {exc}")
         return 3
-    err_console.print(f"[red]{type(exc).__name__}: {exc}[/red]", highlight=False)
+    _error(f"{type(exc).__name__}: {exc}")
     return 1
 
 
@@ -614,7 +620,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         _add_plugin_commands()
     except PluginLoadError as exc:
-        err_console.print(f"[red]plugin: {exc}[/red]", highlight=False)
+        _error(f"plugin: {exc}")
         return 4
     try:
         cli.main(args=argv, prog_name="ropilot", standalone_mode=False)

@@ -9,7 +9,7 @@ tied candidates.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from functools import cached_property
 from typing import overload
 
@@ -47,12 +47,14 @@ class Candidates(Sequence[Candidate]):
         positions: Sequence[int],
         floor: float,
         catching_up: bool = True,
+        index: Mapping[str, int] | None = None,
     ) -> None:
         self.pool = pool
         self.members = members
         self.positions = positions
         self.floor = floor
         self.catching_up = catching_up  # False: no member is catching up (skip that pass)
+        self._index = index  # manager id → position in members, when the caller has one
 
     def __len__(self) -> int:
         return len(self.positions)
@@ -93,6 +95,7 @@ class Candidates(Sequence[Candidate]):
             [self.positions[i] for i in keep],
             self.floor,
             self.catching_up,
+            self._index,
         )
 
     def tie_order(self, indices: Sequence[int]) -> list[tuple[int, int, str, int]]:
@@ -111,6 +114,13 @@ class Candidates(Sequence[Candidate]):
             keyed.append((never if last is None else last, h, mid, i))
         keyed.sort()
         return keyed
+
+    @property
+    def index(self) -> Mapping[str, int]:
+        """Manager id → position in ``members``."""
+        if self._index is None:
+            self._index = {m.id: i for i, m in enumerate(self.members)}
+        return self._index
 
     @cached_property
     def ids(self) -> list[str]:

@@ -10,6 +10,9 @@ strategy. It reads no clock and no database, so a stored decision replays exactl
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
 from ropilot.core.routing.candidates import Candidates
 from ropilot.core.routing.eligibility import exclusion
 from ropilot.core.routing.fairness import same
@@ -19,55 +22,109 @@ from ropilot.core.routing.models import (
     DecisionInputs,
     MemberFacts,
     Outcome,
+    PoolRules,
     StateChange,
 )
 from ropilot.core.routing.strategies import RoutingStrategy
 
+INF = float("inf")
 
-def decide(inputs: DecisionInputs, strategy: RoutingStrategy) -> Outcome:
+
+@dataclass(eq=False)
+class DecideMemo:
+    """What a pass learned about each member of one pool, reused by the next pass.
+
+    The engine keeps one per pool and replaces a member's :class:`MemberFacts` object whenever
+    anything about the member changes, so a member whose object is the one seen last time is
+    known: :func:`decide` reuses their eligibility and exclusion and re-evaluates only the
+    changed members and those not settled (absent, away, new, catching up, outside the pool:
+    their presence depends on the pool's floor and the day). The outcome is the same as
+    without a memo: a member's result depends only on its facts and on the parameters in
+    ``key``; another key, pool or member count starts afresh.
+    """
+
+    pool: PoolRules | None = None
+    key: tuple[object, ...] = ()
+    facts: tuple[MemberFacts, ...] = ()
+    settled: list[float] = field(default_factory=list)  # level if settled, else inf
+    unsettled: set[int] = field(default_factory=set)
+    ok: list[bool] = field(default_factory=list)
+    why: dict[int, tuple[str, str, str] | None] = field(default_factory=dict)
+    index: dict[str, int] = field(default_factory=dict)  # manager id → position
+
+
+def decide(
+    inputs: DecisionInputs, strategy: RoutingStrategy, memo: DecideMemo | None = None
+) -> Outcome:
     """Decide who gets the lead; see the module docstring for the order of the rules.
 
     Written as one pass over the members with the common case (present, settled, under every
     cap) inlined: the engine calls it with 500 members per decision. A member failing the
     inlined test goes through :func:`~ropilot.core.routing.eligibility.exclusion`, which names
-    the rule; the inlined test mirrors it exactly.
+    the rule; the inlined test mirrors it exactly. With a ``memo`` (see :class:`DecideMemo`)
+    the pass visits only members that changed or are not settled; the result is the same.
     """
     pool, lead = inputs.pool, inputs.lead
     day = inputs.period_keys.get("day", "")
     members = inputs.members
-    settled = [
-        m.level
-        for m in members
-        if m.in_pool
-        and m.active
-        and not m.absent
-        and m.level is not None
-        and not m.away
-        and not m.catch_up
-    ]
-    floor = min(settled) if settled else 0.0  # fairness.joining_level
+    n = len(members)
 
     exclude = frozenset(inputs.exclude)
-    specs = [
+    specs = tuple(
         (SPECIALISATION_FIELDS.get(name, name), wanted)
         for name in pool.specialisation_match
         if (wanted := lead.value(name)) is not None
-    ]
+    )
     period_caps = [(g, pool.period_caps[g]) for g in GRAINS if g in pool.period_caps]
     max_load = pool.max_load
     dw, tw = pool.deal_load_weight, pool.task_load_weight
-    crit = [(cc.name, cc.limit) for cc in pool.criteria_caps if lead.value(cc.field) == cc.value]
+    crit = tuple(
+        (cc.name, cc.limit) for cc in pool.criteria_caps if lead.value(cc.field) == cc.value
+    )
     owner = lead.company_owner_id
+    key = (specs, crit, exclude, owner)
+
+    if memo is None:
+        memo = DecideMemo()
+    before = memo.facts
+    todo: Iterable[int] = range(n)
+    if memo.pool is pool and memo.key == key and len(before) == n:
+        todo = [i for i, (a, b) in enumerate(zip(members, before, strict=True)) if a is not b]
+        if any(members[i].id != before[i].id for i in todo):
+            before = ()  # another member at some position: start afresh
+    else:
+        before = ()
+    if not before:
+        memo.pool, memo.key = pool, key
+        memo.settled = [INF] * n
+        memo.unsettled = set()
+        memo.ok = [False] * n
+        memo.why = {}
+        memo.index = {m.id: i for i, m in enumerate(members)}
+        todo = range(n)
+    settled, unsettled, ok_at, why_at = memo.settled, memo.unsettled, memo.ok, memo.why
+    for i in todo:
+        (_, active, _, _, absent, _, level, _, away, catch_up, *_, in_pool) = members[i]
+        if in_pool and active and not absent and level is not None and not away and not catch_up:
+            settled[i] = level
+            unsettled.discard(i)
+        else:
+            settled[i] = INF
+            unsettled.add(i)
+    low = min(settled) if n else INF
+    floor = 0.0 if low == INF else low  # fairness.joining_level
+    visit = sorted(unsettled.union(todo)) if before else todo
+    memo.facts = members
 
     current: list[MemberFacts] = list(members)
     changes: dict[str, StateChange] = {}
     rejoined: list[tuple[str, float | None, float]] = []
-    excluded: list[tuple[str, str, str]] = []
-    eligible: list[int] = []
     outsiders = False  # an eligible member outside the pool (the client's owner)
+    catching_up = False
     no_load_cap = max_load is None
     limit_load = 0.0 if max_load is None else max_load
-    for i, m in enumerate(members):
+    for i in visit:
+        m = members[i]
         # Unpacked once: local names are much cheaper than named-tuple attributes here.
         (mid, active, role, on_shift, absent, specialisations, level, _, away, catch_up, _, _,
          open_deals, open_tasks, period_counts, criteria_counts, _, in_pool) = m  # fmt: skip
@@ -75,10 +132,12 @@ def decide(inputs: DecisionInputs, strategy: RoutingStrategy) -> Outcome:
             active and not absent and level is not None and not away and not catch_up
         ):
             m = current[i] = _presence(m, floor, day, pool.rejoin, changes, rejoined)
+        if m.catch_up:
+            catching_up = True
         ok = active and role != "assistant" and not absent and on_shift and mid not in exclude
         if ok and specs:
-            for field, wanted in specs:
-                offered = specialisations.get(field, ())
+            for fname, wanted in specs:
+                offered = specialisations.get(fname, ())
                 if offered and wanted not in offered:
                     ok = False
                     break
@@ -90,30 +149,29 @@ def decide(inputs: DecisionInputs, strategy: RoutingStrategy) -> Outcome:
         if ok and not no_load_cap and dw * open_deals + tw * open_tasks + dw > limit_load:
             ok = False
         if ok and crit:
-            for name, limit in crit:
-                if criteria_counts.get(name, 0) + 1 > limit:
+            for cname, limit in crit:
+                if criteria_counts.get(cname, 0) + 1 > limit:
                     ok = False
                     break
+        if not ok:
+            why = exclusion(m, pool, lead, exclude)
+            if why is None:  # pragma: no cover - the inlined test mirrors exclusion()
+                ok = True
+            else:
+                why_at[i] = (mid, why[0], why[1]) if in_pool or mid == owner else None
+        ok_at[i] = ok
         if ok:
-            eligible.append(i)
+            why_at.pop(i, None)
             if not in_pool:
                 outsiders = True
-            continue
-        why = exclusion(m, pool, lead, exclude)
-        if why is None:  # pragma: no cover - the inlined test mirrors exclusion()
-            eligible.append(i)
-            outsiders = outsiders or not in_pool
-        elif in_pool or mid == owner:
-            excluded.append((mid, why[0], why[1]))
 
-    catching_up = any(m.catch_up for m in current)  # state may predate a change of rejoin
-    candidates = Candidates(pool, current, eligible, floor, catching_up)
-    owner_pos = (
-        None if owner is None else next((i for i, m in enumerate(current) if m.id == owner), None)
-    )
+    eligible = [i for i, ok in enumerate(ok_at) if ok]
+    excluded = tuple(e for i in sorted(why_at) if (e := why_at[i]) is not None)
+    candidates = Candidates(pool, current, eligible, floor, catching_up, memo.index)
+    owner_pos = None if owner is None else memo.index.get(owner)
     owner_facts = None if owner_pos is None else current[owner_pos]
     owner_ok = owner_pos is not None and (
-        owner_pos in eligible
+        ok_at[owner_pos]
         or (not pool.owner_must_be_eligible and owner_facts is not None and owner_facts.active)
     )
     common = {
@@ -148,8 +206,7 @@ def decide(inputs: DecisionInputs, strategy: RoutingStrategy) -> Outcome:
             note="no eligible manager" if not pooled else "the strategy left it unassigned",
             **common,  # type: ignore[arg-type]
         )
-    pos = next(i for i in eligible if current[i].id == choice.manager_id)
-    chosen = _on(current[pos], day)
+    chosen = _on(current[memo.index[choice.manager_id]], day)
     assert chosen.level is not None
     extra = chosen.in_pool and chosen.catch_up and chosen.catch_up_used < pool.catch_up_per_day
     used = chosen.catch_up_used + (1 if extra else 0)

@@ -63,7 +63,7 @@ from ropilot.core.routing.codec import (
     snapshot_text,
 )
 from ropilot.core.routing.config import pool_rules
-from ropilot.core.routing.decide import decide
+from ropilot.core.routing.decide import DecideMemo, decide
 from ropilot.core.routing.efficiency import factors, measure
 from ropilot.core.routing.models import (
     SPECIALISATION_FIELDS,
@@ -221,6 +221,7 @@ class _PoolState:
     base_rows: list[str] = field(default_factory=list)
     changed: set[int] = field(default_factory=set)
     chain: int = 0
+    memo: DecideMemo = field(default_factory=DecideMemo)
 
 
 @contextmanager
@@ -417,7 +418,7 @@ class RoutingEngine:
                 self._sync(conn, view, int(seq or 0), keys)
                 self._present(view, now_us)
                 inputs = self._inputs(conn, view, lead, now_us, keys, extra, exclude, reason)
-            outcome = decide(inputs, strategy)
+            outcome = decide(inputs, strategy, view.memo)
             return self._decision(inputs, outcome, view.rules, lead, moment, reason, dry_run=True)
 
         if self.store.engine.dialect.name == "postgresql":
@@ -436,7 +437,7 @@ class RoutingEngine:
                 self._sync(conn, state, seq - 1, keys)
                 self._present(state, now_us)
                 inputs = self._inputs(conn, state, lead, now_us, keys, extra, exclude, reason)
-                outcome = decide(inputs, strategy)
+                outcome = decide(inputs, strategy, state.memo)
                 decision = self._decision(
                     inputs, outcome, rules, lead, moment, reason, dry_run=False
                 )
@@ -510,7 +511,7 @@ class RoutingEngine:
             if state.chain >= CHAIN or len(state.changed) > max(16, n // 8):
                 return None
             inputs = self._inputs(conn, state, lead, now_us, keys, None, exclude, reason)
-            outcome = decide(inputs, strategy)
+            outcome = decide(inputs, strategy, state.memo)
             if outcome.rule == "account_management" or not all(
                 ch.assigned for ch in outcome.changes
             ):

@@ -306,7 +306,7 @@ class Outcome:
             "tie": None
             if self.tie is None
             else {
-                "mask": tie_mask(self.tie.between, self.candidates.members),
+                "mask": tie_mask(self.tie.between, self.candidates.members, self.candidates.index),
                 "tied": len(self.tie.between),
                 "by": self.tie.by,
                 "order": list(self.tie.order[:2]),
@@ -316,8 +316,17 @@ class Outcome:
         }
 
 
-def tie_mask(ids: Sequence[str], members: Sequence[MemberFacts]) -> str:
-    """Hex bit mask of ``ids`` over ``members`` (bit i: ``members[i]``)."""
+def tie_mask(
+    ids: Sequence[str], members: Sequence[MemberFacts], index: Mapping[str, int] | None = None
+) -> str:
+    """Hex bit mask of ``ids`` over ``members`` (bit i: ``members[i]``); ``index`` maps an id
+    to its position when the caller has that map.
+    """
+    if index is not None:
+        bits = 0
+        for mid in ids:
+            bits |= 1 << index[mid]
+        return format(bits, "x")
     wanted = set(ids)
     mask = 0
     for i, m in enumerate(members):

@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from ropilot.core.errors import StoreError
 from ropilot.core.models import Account
 from ropilot.core.store import migrate
+from ropilot.core.store.checkpoint import WalCheckpointer
 from ropilot.core.store.engine import make_engine
 from ropilot.core.store.mapping import model_from_row, row_from_model, table_for_model
 from ropilot.core.store.schema import (
@@ -56,18 +57,33 @@ class Store:
     conn``); without it each call commits on its own.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, checkpointer: WalCheckpointer | None = None) -> None:
         self.engine = engine
+        self.checkpointer = checkpointer
 
     @classmethod
-    def open(cls, url: str, *, upgrade: bool = True) -> Store:
+    def open(cls, url: str, *, upgrade: bool = True, background_checkpoint: bool = True) -> Store:
         """Open the store at ``url``, applying pending migrations unless ``upgrade`` is False.
+
+        For an SQLite file, ``background_checkpoint`` (the default) copies the write-ahead log
+        back into the database on a background thread instead of inside an unlucky commit
+        (see :mod:`ropilot.core.store.checkpoint`); False keeps SQLite's own checkpointing.
 
         Raises:
             StoreError: when the database cannot be reached or migrated.
         """
         engine = make_engine(url)
-        store = cls(engine)
+        checkpointer = None
+        database = engine.url.database
+        if (
+            background_checkpoint
+            and engine.dialect.name == "sqlite"
+            and database not in (None, "", ":memory:")
+            and "uri" not in engine.url.query  # file: URIs keep SQLite's own checkpointing
+        ):
+            checkpointer = WalCheckpointer(str(database))
+            checkpointer.install(engine)
+        store = cls(engine, checkpointer)
         if upgrade:
             try:
                 migrate.upgrade(engine)
@@ -83,7 +99,9 @@ class Store:
         return self.engine.dialect.name
 
     def close(self) -> None:
-        """Release the connection pool."""
+        """Finish the background checkpoint (if any) and release the connection pool."""
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         self.engine.dispose()
 
     @contextmanager
