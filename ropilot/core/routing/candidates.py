@@ -116,7 +116,7 @@ class Candidates(Sequence[Candidate]):
         return keyed
 
     @property
-    def index(self) -> Mapping[str, int]:
+    def member_index(self) -> Mapping[str, int]:
         """Manager id → position in ``members``."""
         if self._index is None:
             self._index = {m.id: i for i, m in enumerate(self.members)}
