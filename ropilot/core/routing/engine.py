@@ -80,6 +80,7 @@ from ropilot.core.routing.strategies import (
     RoutingStrategy,
 )
 from ropilot.core.store import Store
+from ropilot.core.store.direct import Direct
 from ropilot.core.store.schema import (
     companies,
     contacts,
@@ -247,7 +248,8 @@ def _insert_missing(conn: Connection, table: Any, rows: list[dict[str, Any]]) ->
 
 def _next_seq(conn: Connection, account_id: str) -> int:
     """Take the account's routing sequence row (the lock) and return the new value."""
-    seq = conn.execute(_stmts()["seq_bump"], {"acct": account_id}).scalar()
+    row = _direct("seq_bump").first(conn, {"acct": account_id})
+    seq = None if row is None else row[0]
     if seq is None:
         _insert_missing(conn, routing_seq, [{"account_id": account_id, "seq": 0}])
         seq = conn.execute(_stmts()["seq_bump"], {"acct": account_id}).scalar_one()
@@ -565,7 +567,7 @@ class RoutingEngine:
             seq = _next_seq(conn, self.account_id)
             return (seq, *self._lead(conn, deal_id))
         params = {"acct": self.account_id, "deal": deal_id}
-        row = conn.execute(_stmts()["seq_lead_pg"], params).first()
+        row = _direct("seq_lead_pg").first(conn, params)
         if row is None:  # no sequence row yet
             seq = _next_seq(conn, self.account_id)
             return (seq, *self._lead(conn, deal_id))
@@ -574,7 +576,7 @@ class RoutingEngine:
         return (int(row.seq), *self._lead_of(row))
 
     def _lead(self, conn: Connection, deal_id: str) -> tuple[Lead, bool]:
-        row = conn.execute(_stmts()["lead"], {"acct": self.account_id, "deal": deal_id}).first()
+        row = _direct("lead").first(conn, {"acct": self.account_id, "deal": deal_id})
         if row is None:
             raise StoreError(f"no deal {deal_id!r} in account {self.account_id}; sync it first")
         return self._lead_of(row)
@@ -966,7 +968,8 @@ class RoutingEngine:
             else:
                 plain.append(row)
         if plain:
-            conn.execute(st["state"], plain)
+            for values in plain:
+                _direct("state").run(conn, values)
         counters: list[str] = []
         up = down = None
         chosen = outcome.manager_id
@@ -1004,13 +1007,10 @@ class RoutingEngine:
             for n, name in enumerate(counters):
                 params[f"c{n}"] = name
             params.update(up=up, down=down, expected=guard)
-            stmt = _pg_writes(*shape, chosen is not None, guard is not None)
-            if guard is None:
-                conn.execute(stmt, params)
-                return True
-            return conn.execute(stmt, params).first() is not None
+            writes = _pg_direct(*shape, chosen is not None, guard is not None)
+            return writes.first(conn, params) is not None or guard is None
         if assign is not None:
-            conn.execute(st["assign"], assign)
+            _direct("assign").run(conn, assign)
         if chosen is not None:
             if counters:
                 _bump(conn, acct, pool, chosen, counters, seq)
@@ -1018,8 +1018,8 @@ class RoutingEngine:
                 _add_load(conn, acct, up, +1, seq)
             if down is not None:
                 _add_load(conn, acct, down, -1, seq)
-            conn.execute(st["responsible"], {"acct": acct, "deal": lead.deal_id, "v_m": chosen})
-        conn.execute(st["decision"], row)
+            _direct("responsible").run(conn, {"acct": acct, "deal": lead.deal_id, "v_m": chosen})
+        _direct("decision").run(conn, row)
         return True
 
 
@@ -1260,7 +1260,9 @@ def _stmts() -> dict[str, Any]:
         "responsible": update(deals)
         .where(deals.c.account_id == acct, deals.c.id == bindparam("deal"))
         .values(responsible_id=bindparam("v_m")),
-        "decision": insert(routing_decisions),
+        "decision": insert(routing_decisions).values(
+            {c.name: bindparam(c.name) for c in routing_decisions.columns}
+        ),
         "snapshot": insert(routing_snapshots),
     }
 
@@ -1277,7 +1279,25 @@ def _bump(conn: Connection, acct: str, pool: str, manager: str, names: list[str]
         }
         for n in names
     ]
-    conn.execute(_upserts()["counter", conn.dialect.name == "postgresql"], rows)
+    upsert = _direct_upsert("counter", conn.dialect.name == "postgresql")
+    for values in rows:
+        upsert.run(conn, values)
+
+
+@cache
+def _direct(name: str) -> Direct:
+    """A hot-path statement of :func:`_stmts` run on the driver connection (``store.direct``)."""
+    return Direct(_stmts()[name])
+
+
+@cache
+def _direct_upsert(kind: str, pg: bool) -> Direct:
+    return Direct(_upserts()[kind, pg])
+
+
+@cache
+def _pg_direct(*shape: bool) -> Direct:
+    return Direct(_pg_writes(*shape))
 
 
 @cache
@@ -1304,8 +1324,8 @@ def _upserts() -> dict[tuple[str, bool], Any]:
 def _add_load(conn: Connection, acct: str, manager: str, delta: int, seq: int) -> None:
     """One more (an upsert: the owner from outside the pool may have no row) or one less."""
     if delta > 0:
-        conn.execute(
-            _upserts()["load", conn.dialect.name == "postgresql"],
+        _direct_upsert("load", conn.dialect.name == "postgresql").run(
+            conn,
             {
                 "account_id": acct,
                 "manager_id": manager,
@@ -1315,7 +1335,7 @@ def _add_load(conn: Connection, acct: str, manager: str, delta: int, seq: int) -
             },
         )
     else:
-        conn.execute(_stmts()["load"], {"acct": acct, "m": manager, "v_delta": delta, "v_seq": seq})
+        _direct("load").run(conn, {"acct": acct, "m": manager, "v_delta": delta, "v_seq": seq})
 
 
 # -- counters from the source tables ----------------------------------------------------------

@@ -1,0 +1,85 @@
+"""``Direct`` statements store and read exactly what ``Connection.execute`` does."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import bindparam, insert, select, update
+
+from ropilot.core.store import Store
+from ropilot.core.store.direct import Direct
+from ropilot.core.store.schema import routing_decisions, routing_seq
+
+WHEN = datetime(2026, 3, 2, 9, 30, 15, 123456, tzinfo=UTC)
+
+
+def _decision(i: str) -> dict[str, object]:
+    return {
+        "account_id": "a",
+        "id": i,
+        "deal_id": "d1",
+        "pool": "p",
+        "manager_id": "m1",
+        "previous_manager_id": None,
+        "rule": "fairness",
+        "reason": "new",
+        "strategy": "weighted_fair",
+        "regulations_version": "v1",
+        "decided_at": WHEN,
+        "explanation": {"chosen": "m1", "tie": {"mask": "5", "order": ["m1", "m2"]}, "ё": 1},
+        "inputs": "{}",
+    }
+
+
+def test_values_round_trip_as_with_execute(store: Store) -> None:
+    stmt = insert(routing_decisions).values(
+        {c.name: bindparam(c.name) for c in routing_decisions.columns}
+    )
+    with store.begin() as c:
+        c.execute(insert(routing_decisions), _decision("by-sqlalchemy"))
+        Direct(stmt).run(c, _decision("direct"))
+    with store.begin() as c:
+        rows = {
+            r.id: r._asdict()
+            for r in c.execute(select(routing_decisions).order_by(routing_decisions.c.id))
+        }
+    a, b = rows.pop("by-sqlalchemy"), rows.pop("direct")
+    assert a.pop("id") == "by-sqlalchemy" and b.pop("id") == "direct"
+    assert a == b
+    assert b["decided_at"] == WHEN
+    assert b["explanation"]["tie"]["order"] == ["m1", "m2"]
+    assert b["applied_at"] is None  # a value not given is NULL
+
+
+def test_reads_apply_result_processors_and_name_columns(store: Store) -> None:
+    with store.begin() as c:
+        c.execute(insert(routing_decisions), _decision("x"))
+        q = select(routing_decisions.c.id, routing_decisions.c.decided_at).where(
+            routing_decisions.c.id == bindparam("wanted")
+        )
+        row = Direct(q).first(c, {"wanted": "x"})
+        assert Direct(q).first(c, {"wanted": "nobody"}) is None
+    assert row is not None
+    assert row.id == "x" and row.decided_at == WHEN and row.decided_at.tzinfo is not None
+
+
+def test_literal_values_returning_and_the_callers_transaction(store: Store) -> None:
+    bump = (
+        update(routing_seq)
+        .where(routing_seq.c.account_id == bindparam("acct"))
+        .values(seq=routing_seq.c.seq + 1)
+        .returning(routing_seq.c.seq)
+    )
+    direct = Direct(bump)
+    with store.begin() as c:
+        c.execute(insert(routing_seq), {"account_id": "a", "seq": 40})
+        assert [tuple(r) for r in direct.run(c, {"acct": "a"})] == [(41,)]
+        assert direct.first(c, {"acct": "a"}) == (42,)
+    with store.engine.connect() as conn:
+        direct.run(conn, {"acct": "a"})  # the first statement: begins the transaction...
+        conn.commit()  # ...that the caller commits
+    with store.engine.connect() as conn:
+        direct.run(conn, {"acct": "a"})
+        conn.rollback()  # or rolls back
+    with store.begin() as c:
+        assert c.execute(select(routing_seq.c.seq)).scalar() == 43
