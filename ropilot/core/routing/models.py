@@ -306,7 +306,9 @@ class Outcome:
             "tie": None
             if self.tie is None
             else {
-                "mask": tie_mask(self.tie.between, self.candidates.members, self.candidates.member_index),
+                "mask": tie_mask(
+                    self.tie.between, self.candidates.members, self.candidates.member_index
+                ),
                 "tied": len(self.tie.between),
                 "by": self.tie.by,
                 "order": list(self.tie.order[:2]),

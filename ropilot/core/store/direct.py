@@ -67,7 +67,7 @@ class Direct:
             readers = tuple(
                 c.type.dialect_impl(dialect).result_processor(dialect, None) for c in cols
             )
-        row = namedtuple("Row", columns, rename=True) if columns else tuple  # type: ignore[misc]
+        row = namedtuple("Row", columns, rename=True) if columns else tuple
         got = _Compiled(compiled.string, tuple(binders), positional, columns, readers, row)
         self._by_dialect[key] = got
         return got
