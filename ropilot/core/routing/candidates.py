@@ -18,11 +18,18 @@ from ropilot.core.routing.fairness import stable_hash
 from ropilot.core.routing.models import Candidate, MemberFacts, PoolRules
 
 _HASHES: dict[str, dict[str, int]] = {}
+NEVER = -(2**63)  # the last assignment of a member never assigned: first in a tie
+NO_TIE_KEY = (NEVER, 0, "")
 
 
 def tie_hash(pool: str, manager_id: str) -> int:
     """``stable_hash`` memoised: the same (pool, manager) pairs recur in every decision."""
     return _pool_hashes(pool).get(manager_id) or _hash_into(pool, manager_id)
+
+
+def tie_hashes(pool: str) -> dict[str, int]:
+    """The memo of :func:`tie_hash` for one pool (manager id → hash; filled on demand)."""
+    return _pool_hashes(pool)
 
 
 def _pool_hashes(pool: str) -> dict[str, int]:
@@ -48,6 +55,8 @@ class Candidates(Sequence[Candidate]):
         floor: float,
         catching_up: bool = True,
         index: Mapping[str, int] | None = None,
+        level_column: Sequence[float] | None = None,
+        tie_keys: Sequence[tuple[int, int, str]] | None = None,
     ) -> None:
         self.pool = pool
         self.members = members
@@ -55,6 +64,10 @@ class Candidates(Sequence[Candidate]):
         self.floor = floor
         self.catching_up = catching_up  # False: no member is catching up (skip that pass)
         self._index = index  # manager id → position in members, when the caller has one
+        # Aligned with members when the caller keeps them: each member's level (None → 0) and
+        # (last assignment or NEVER, tie hash, id); saves a pass over the members' fields.
+        self._level_column = level_column
+        self._tie_keys = tie_keys
 
     def __len__(self) -> int:
         return len(self.positions)
@@ -96,24 +109,27 @@ class Candidates(Sequence[Candidate]):
             self.floor,
             self.catching_up,
             self._index,
+            self._level_column,
+            self._tie_keys,
         )
 
-    def tie_order(self, indices: Sequence[int]) -> list[tuple[int, int, str, int]]:
-        """``(last assignment or -2**63, tie hash, id, index)`` of these candidates, sorted:
+    def tie_order(self, indices: Sequence[int]) -> list[tuple[tuple[int, int, str], int]]:
+        """``((last assignment or NEVER, tie hash, id), index)`` of these candidates, sorted:
         the tie-break order, computed from the members without building candidates.
         """
-        ms, pos, name = self.members, self.positions, self.pool.name
-        hashes = _pool_hashes(name)
-        never = -(2**63)
-        keyed = []
-        for i in indices:
-            m = ms[pos[i]]
-            last = m.last_assigned_us
-            mid = m.id
-            h = hashes.get(mid) or _hash_into(name, mid)
-            keyed.append((never if last is None else last, h, mid, i))
-        keyed.sort()
-        return keyed
+        pos = self.positions
+        keys = self._tie_keys
+        if keys is None:
+            ms, name = self.members, self.pool.name
+            hashes = _pool_hashes(name)
+            keys = {}
+            for p in map(pos.__getitem__, indices):
+                m = ms[p]
+                last, mid = m.last_assigned_us, m.id
+                h = hashes.get(mid) or _hash_into(name, mid)
+                keys[p] = (NEVER if last is None else last, h, mid)
+        # zip/map build the pairs in C: 200-way ties are common with equal weights.
+        return sorted(zip(map(keys.__getitem__, map(pos.__getitem__, indices)), indices))
 
     @property
     def member_index(self) -> Mapping[str, int]:
@@ -135,7 +151,11 @@ class Candidates(Sequence[Candidate]):
         A member catching up whose extra allowance for today is spent competes at the floor.
         """
         ms = self.members
-        out = [0.0 if (lv := ms[i].level) is None else lv for i in self.positions]
+        column = self._level_column
+        if column is not None:
+            out = list(map(column.__getitem__, self.positions))
+        else:
+            out = [0.0 if (lv := ms[i].level) is None else lv for i in self.positions]
         if self.catching_up:
             for k, i in enumerate(self.positions):
                 m = ms[i]

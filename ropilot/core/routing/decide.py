@@ -12,8 +12,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from itertools import compress
+from operator import is_not
 
-from ropilot.core.routing.candidates import Candidates
+from ropilot.core.routing.candidates import NEVER, NO_TIE_KEY, Candidates, tie_hash, tie_hashes
 from ropilot.core.routing.eligibility import exclusion
 from ropilot.core.routing.fairness import same
 from ropilot.core.routing.models import (
@@ -51,6 +53,8 @@ class DecideMemo:
     ok: list[bool] = field(default_factory=list)
     why: dict[int, tuple[str, str, str] | None] = field(default_factory=dict)
     index: dict[str, int] = field(default_factory=dict)  # manager id → position
+    levels: list[float] = field(default_factory=list)  # level after presence (None → 0)
+    tie_keys: list[tuple[int, int, str]] = field(default_factory=list)  # see Candidates
 
 
 def decide(
@@ -89,7 +93,7 @@ def decide(
     before = memo.facts
     todo: Iterable[int] = range(n)
     if memo.pool is pool and memo.key == key and len(before) == n:
-        todo = [i for i, (a, b) in enumerate(zip(members, before, strict=True)) if a is not b]
+        todo = list(compress(range(n), map(is_not, members, before)))
         if any(members[i].id != before[i].id for i in todo):
             before = ()  # another member at some position: start afresh
     else:
@@ -101,10 +105,20 @@ def decide(
         memo.ok = [False] * n
         memo.why = {}
         memo.index = {m.id: i for i, m in enumerate(members)}
+        memo.levels = [0.0] * n
+        memo.tie_keys = [NO_TIE_KEY] * n
         todo = range(n)
     settled, unsettled, ok_at, why_at = memo.settled, memo.unsettled, memo.ok, memo.why
+    levels, tie_keys = memo.levels, memo.tie_keys
+    pool_hashes = tie_hashes(pool.name)
     for i in todo:
-        (_, active, _, _, absent, _, level, _, away, catch_up, *_, in_pool) = members[i]
+        (mid, active, _, _, absent, _, level, last, away, catch_up, *_, in_pool) = members[i]
+        levels[i] = 0.0 if level is None else level
+        tie_keys[i] = (
+            NEVER if last is None else last,
+            pool_hashes.get(mid) or tie_hash(pool.name, mid),
+            mid,
+        )
         if in_pool and active and not absent and level is not None and not away and not catch_up:
             settled[i] = level
             unsettled.discard(i)
@@ -132,6 +146,7 @@ def decide(
             active and not absent and level is not None and not away and not catch_up
         ):
             m = current[i] = _presence(m, floor, day, pool.rejoin, changes, rejoined)
+            levels[i] = 0.0 if m.level is None else m.level
         if m.catch_up:
             catching_up = True
         ok = active and role != "assistant" and not absent and on_shift and mid not in exclude
@@ -165,9 +180,11 @@ def decide(
             if not in_pool:
                 outsiders = True
 
-    eligible = [i for i, ok in enumerate(ok_at) if ok]
+    eligible = list(compress(range(n), ok_at))
     excluded = tuple(e for i in sorted(why_at) if (e := why_at[i]) is not None)
-    candidates = Candidates(pool, current, eligible, floor, catching_up, memo.index)
+    candidates = Candidates(
+        pool, current, eligible, floor, catching_up, memo.index, levels, tie_keys
+    )
     owner_pos = None if owner is None else memo.index.get(owner)
     owner_facts = None if owner_pos is None else current[owner_pos]
     owner_ok = owner_pos is not None and (

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import uuid
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -65,6 +66,7 @@ from ropilot.core.routing.codec import (
 from ropilot.core.routing.config import pool_rules
 from ropilot.core.routing.decide import DecideMemo, decide
 from ropilot.core.routing.efficiency import factors, measure
+from ropilot.core.routing.kept import KeptConnections
 from ropilot.core.routing.models import (
     SPECIALISATION_FIELDS,
     Choice,
@@ -297,9 +299,22 @@ class RoutingEngine:
         self._factors = {k: dict(v) for k, v in (factors or {}).items()}
         self._people: dict[str, _Person] = {}
         self._pools: dict[str, _PoolState] = {}
+        self._kept = KeptConnections(store.engine)
+        # An engine dropped without close() still returns its connections (and never warns).
+        self._release = weakref.finalize(self, self._kept.close)
         self.refresh_managers()
 
     # -- caches -----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Return the connections kept between decisions to the store's pool."""
+        self._release()
+
+    def __enter__(self) -> RoutingEngine:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
     def refresh_managers(self) -> None:
         """Re-read managers (activity, roles, schedules, absences) and pool memberships."""
@@ -430,7 +445,7 @@ class RoutingEngine:
 
         state: _PoolState | None = None
         try:
-            with _write_txn(self.store) as conn:
+            with self._kept.write() as conn:
                 seq, lead, is_open = self._begin(conn, deal_id)
                 state, strategy, extra, keys = self._prepare(lead, now_us)
                 rules = state.rules
@@ -496,38 +511,35 @@ class RoutingEngine:
         than the usual writes (a snapshot, presence changes, account management, the first
         decision of the pool); the locked path then decides again.
         """
-        with self.store.engine.connect() as raw:
-            conn = raw.execution_options(isolation_level="AUTOCOMMIT")
-            lead, is_open = self._lead(conn, deal_id)
-            state, strategy, extra, keys = self._prepare(lead, now_us)
-            n = len(state.ids)
-            if (
-                extra is not None
-                or not state.ensured
-                or state.seq is None
-                or state.keys != keys
-                or state.base_id is None
-            ):
-                return None
-            self._present(state, now_us)
-            if state.chain >= CHAIN or len(state.changed) > max(16, n // 8):
-                return None
-            inputs = self._inputs(conn, state, lead, now_us, keys, None, exclude, reason)
-            outcome = decide(inputs, strategy, state.memo)
-            if outcome.rule == "account_management" or not all(
-                ch.assigned for ch in outcome.changes
-            ):
-                return None
-            rules = state.rules
-            decision = self._decision(inputs, outcome, rules, lead, moment, reason, dry_run=False)
-            delta = [state.rows[i] for i in sorted(state.changed)]
-            stored = inputs_text(
-                state.base_id, state.base_kind, delta, lead, now_us, keys, exclude, reason
-            )
-            seq = state.seq + 1
-            args = (conn, decision, outcome, rules, lead, is_open, now_us, keys, seq, stored)
-            if not self._record(*args, guard=state.seq):
-                return None
+        conn = self._kept.get(autocommit=True)
+        lead, is_open = self._lead(conn, deal_id)
+        state, strategy, extra, keys = self._prepare(lead, now_us)
+        n = len(state.ids)
+        if (
+            extra is not None
+            or not state.ensured
+            or state.seq is None
+            or state.keys != keys
+            or state.base_id is None
+        ):
+            return None
+        self._present(state, now_us)
+        if state.chain >= CHAIN or len(state.changed) > max(16, n // 8):
+            return None
+        inputs = self._inputs(conn, state, lead, now_us, keys, None, exclude, reason)
+        outcome = decide(inputs, strategy, state.memo)
+        if outcome.rule == "account_management" or not all(ch.assigned for ch in outcome.changes):
+            return None
+        rules = state.rules
+        decision = self._decision(inputs, outcome, rules, lead, moment, reason, dry_run=False)
+        delta = [state.rows[i] for i in sorted(state.changed)]
+        stored = inputs_text(
+            state.base_id, state.base_kind, delta, lead, now_us, keys, exclude, reason
+        )
+        seq = state.seq + 1
+        args = (conn, decision, outcome, rules, lead, is_open, now_us, keys, seq, stored)
+        if not self._record(*args, guard=state.seq):
+            return None
         self._after(state, decision, outcome, lead, is_open, now_us, seq, False)
         return decision
 

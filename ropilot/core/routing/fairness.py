@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
+from itertools import compress
 
 from ropilot.core.routing.models import Candidate, TieBreak
 
@@ -55,7 +56,10 @@ def tied_at_lowest(values: Sequence[float]) -> list[int]:
     low = min(values)
     surely = low + EPS * max(1.0, abs(low))  # at most this: same as low for certain
     cut = low + 2 * EPS * max(1.0, abs(low))
-    return [i for i, v in enumerate(values) if v <= surely or (v <= cut and same(v, low))]
+    near = list(compress(range(len(values)), map(cut.__ge__, values)))  # one C-level pass
+    if max(map(values.__getitem__, near)) <= surely:
+        return near
+    return [i for i in near if values[i] <= surely or same(values[i], low)]
 
 
 def lowest(
@@ -74,9 +78,9 @@ def lowest(
     never = -(2**63)
     if ranked is not None:  # a lazy view: order by its columns, build only the winner
         keyed = ranked(idx)
-        ids = [k[2] for k in keyed]
-        by = "last_assigned" if keyed[0][0] != keyed[1][0] else "hash"
-        return candidates[keyed[0][3]], TieBreak(
+        ids = [k[0][2] for k in keyed]
+        by = "last_assigned" if keyed[0][0][0] != keyed[1][0][0] else "hash"
+        return candidates[keyed[0][1]], TieBreak(
             between=tuple(sorted(ids)), by=by, order=tuple(ids)
         )
     tied = [candidates[i] for i in idx]
