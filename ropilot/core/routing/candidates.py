@@ -118,18 +118,23 @@ class Candidates(Sequence[Candidate]):
         the tie-break order, computed from the members without building candidates.
         """
         pos = self.positions
-        keys = self._tie_keys
-        if keys is None:
+        kept = self._tie_keys
+        keys: Mapping[int, tuple[int, int, str]] | Sequence[tuple[int, int, str]]
+        if kept is not None:
+            keys = kept
+        else:
             ms, name = self.members, self.pool.name
             hashes = _pool_hashes(name)
-            keys = {}
+            built: dict[int, tuple[int, int, str]] = {}
             for p in map(pos.__getitem__, indices):
                 m = ms[p]
                 last, mid = m.last_assigned_us, m.id
                 h = hashes.get(mid) or _hash_into(name, mid)
-                keys[p] = (NEVER if last is None else last, h, mid)
+                built[p] = (NEVER if last is None else last, h, mid)
+            keys = built
         # zip/map build the pairs in C: 200-way ties are common with equal weights.
-        return sorted(zip(map(keys.__getitem__, map(pos.__getitem__, indices)), indices))
+        pairs = zip(map(keys.__getitem__, map(pos.__getitem__, indices)), indices, strict=True)
+        return sorted(pairs)
 
     @property
     def member_index(self) -> Mapping[str, int]:
