@@ -10,6 +10,12 @@ Latency is measured around ``RoutingEngine.route``; decisions per second = decis
 time of the loop. The first lead of every pool is routed before timing (it loads the pool's
 member table and writes its first snapshot: a once-per-engine cost, ~5 ms for 500 members).
 
+Baseline, in the same process on the same store: the floor of any durable decision — one
+INSERT of a 1 kB row and its COMMIT per transaction on a kept connection (``floor``). The
+table shows decisions per second as a share of floor transactions per second: what the
+decision itself (the lead read, ``decide`` over the pool, the six writes) costs on top of
+durability, independent of how fast the machine is.
+
 SQLite writes every committed page to the WAL; SQLite's own default copies the WAL back into
 the database (with an fsync) inside whichever commit crosses 1,000 WAL pages — a few ms that
 land on one decision in ~60. The store's default (``background``) does that on a thread of its
@@ -133,20 +139,42 @@ def layouts() -> dict[str, dict]:  # type: ignore[type-arg]
     return {"1 pool × 500": one, "20 pools × 25": many}
 
 
+def floor_rate(store: Store, n: int = 2000) -> float:
+    """Durable single-row transactions per second on this store (the baseline)."""
+    body = "x" * 1024
+    with store.engine.connect() as conn:
+        with conn.begin():
+            conn.exec_driver_sql("CREATE TABLE IF NOT EXISTS bench_floor (id TEXT, body TEXT)")
+        sqlite = conn.dialect.name == "sqlite"
+        marker = "?" if sqlite else "%s"
+        sql = f"INSERT INTO bench_floor VALUES ({marker}, {marker})"
+        t0 = time.perf_counter()
+        for i in range(n):
+            if sqlite:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            conn.exec_driver_sql(sql, (str(i), body))
+            conn.commit()
+        rate = n / (time.perf_counter() - t0)
+        with conn.begin():
+            conn.exec_driver_sql("DROP TABLE bench_floor")
+    return rate
+
+
 def run_one(
     url: str,
     leads: int,
     name: str,
     data: dict,  # type: ignore[type-arg]
     background_checkpoint: bool = True,
-) -> tuple[str, float, float, float, int]:
+) -> tuple[str, float, float, float, int, float]:
     """Seed, rebuild counters, route ``leads`` one by one.
 
-    Returns (layout, p50 ms, p99 ms, decisions per second, decisions timed).
+    Returns (layout, p50 ms, p99 ms, decisions per second, decisions timed, floor per second).
     """
     store = Store.open(url, background_checkpoint=background_checkpoint)
     try:
         ids = seed(store, leads)
+        floor = floor_rate(store)
         regs = regulations_from_dict(data)
         engine = RoutingEngine(store, ACCOUNT, regs)
         for pool in regs.routing.pools:
@@ -160,11 +188,12 @@ def run_one(
             engine.route(d, now=NOW)
             lat.append(time.perf_counter() - s)
         wall = time.perf_counter() - t0
+        engine.close()
     finally:
         store.close()
     lat.sort()
     p99 = lat[max(0, int(len(lat) * 0.99) - 1)]
-    return name, statistics.median(lat) * 1000, p99 * 1000, len(lat) / wall, len(lat)
+    return name, statistics.median(lat) * 1000, p99 * 1000, len(lat) / wall, len(lat), floor
 
 
 def main() -> None:
@@ -183,8 +212,8 @@ def main() -> None:
         admin = create_engine(args.postgres)
         schemas.append((admin, schema))
         targets.append(("PostgreSQL", f"{args.postgres}?options=-csearch_path%3D{schema}"))
-    print("| store | layout | p50 ms | p99 ms | decisions/s | leads |")
-    print("|---|---|---:|---:|---:|---:|")
+    print("| store | layout | p50 ms | p99 ms | decisions/s | leads | floor tx/s | ÷ floor |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
     for label, url in targets:
         for name, data in layouts().items():
             if url.startswith("sqlite:///"):
@@ -195,8 +224,11 @@ def main() -> None:
                     c.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
                     c.execute(text(f"CREATE SCHEMA {schema}"))
             background = label != "PostgreSQL" and args.sqlite_checkpoint == "background"
-            _, p50, p99, rate, n = run_one(url, args.leads, name, data, background)
-            print(f"| {label} | {name} | {p50:.2f} | {p99:.2f} | {rate:,.0f} | {n:,} |")
+            _, p50, p99, rate, n, floor = run_one(url, args.leads, name, data, background)
+            print(
+                f"| {label} | {name} | {p50:.2f} | {p99:.2f} | {rate:,.0f} | {n:,} "
+                f"| {floor:,.0f} | {rate / floor:.2f} |"
+            )
     for admin, schema in schemas:
         with admin.begin() as c:
             c.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))

@@ -529,8 +529,8 @@ def _demo_routing(store: Store, account_id: str, leads: int = 10) -> Any:
             .limit(500)
         ).all()
     chosen = [(d, at) for d, at in recent if is_on_shift(office, at)][:leads]
-    engine = RoutingEngine(store, account_id, regs)
-    decisions = [engine.route(d, now=at) for d, at in reversed(chosen)]
+    with RoutingEngine(store, account_id, regs) as engine:
+        decisions = [engine.route(d, now=at) for d, at in reversed(chosen)]
     section = decisions_section(store, account_id, ctx.zone, decisions, dict(chosen))
     return base_report(ctx, "routing", [section])
 

@@ -142,8 +142,9 @@ def route_deal(
     """Decide who gets DEAL_ID and record it (apply it in the CRM with the worker)."""
     store = app.open_store(url)
     try:
-        engine = _engine(store, _account(store, account_id), _regulations(regulations_path))
-        decision = engine.route(deal_id, now=_moment(now_text), dry_run=dry_run)
+        account = _account(store, account_id)
+        with _engine(store, account, _regulations(regulations_path)) as engine:
+            decision = engine.route(deal_id, now=_moment(now_text), dry_run=dry_run)
         _print(decision, explain, fmt)
     finally:
         store.close()
@@ -168,8 +169,9 @@ def route_reroute(
 
     store = app.open_store(url)
     try:
-        engine = _engine(store, _account(store, account_id), _regulations(regulations_path))
-        decisions = reroute(engine, _moment(now_text), dry_run=dry_run)
+        account = _account(store, account_id)
+        with _engine(store, account, _regulations(regulations_path)) as engine:
+            decisions = reroute(engine, _moment(now_text), dry_run=dry_run)
         for decision in decisions:
             _print(decision, False, fmt)
         if not decisions and fmt == "table":
@@ -203,8 +205,8 @@ def route_simulate(
         account = _account(store, account_id)
         regulations = load_regulations(Path(regulations_path))
         first = datetime.combine(datetime.fromisoformat(since).date(), time(), tzinfo=UTC)
-        engine = _engine(store, account, regulations)
-        results = what_if(engine, first, weeks)
+        with _engine(store, account, regulations) as engine:
+            results = what_if(engine, first, weeks)
         if fmt == "json":
             click.echo(json.dumps([r.as_dict() for r in results], ensure_ascii=False, indent=2))
             return

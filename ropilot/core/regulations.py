@@ -312,6 +312,25 @@ def _default_ladder() -> list[EscalationLevel]:
     ]
 
 
+# -- data quality -------------------------------------------------------------------------------
+
+
+class DuplicateRules(_Model):
+    """How duplicate contacts and companies are found (docs/quality-identity.md)."""
+
+    fuzzy_threshold: float = Field(default=90.0, ge=50, le=100)
+    noise_limit: int = Field(default=20, ge=2)
+    block_chars: int = Field(default=4, ge=1)
+    max_pairs_per_record: int = Field(default=10, ge=1)
+    fuzzy_person_names: bool = False
+
+
+class QualityRules(_Model):
+    """Settings of the data-quality checks."""
+
+    duplicates: DuplicateRules = Field(default_factory=DuplicateRules)
+
+
 # -- the whole file -----------------------------------------------------------------------------
 
 
@@ -341,6 +360,7 @@ class Regulations(_Model):
     escalation: Annotated[list[EscalationLevel], AfterValidator(_ladder)] = Field(
         default_factory=_default_ladder
     )
+    quality: QualityRules = Field(default_factory=QualityRules)
 
     @model_validator(mode="after")
     def _stamp(self) -> Regulations:
@@ -348,8 +368,15 @@ class Regulations(_Model):
         return self
 
     def content(self) -> dict[str, Any]:
-        """The validated rules as JSON data, without the version (what the version hashes)."""
-        return self.model_dump(mode="json", exclude={"version"})
+        """The validated rules as JSON data, without the version (what the version hashes).
+
+        Sections added after the first release (``quality``) enter only when they differ from
+        their defaults, so a file that does not set them keeps the version it always had.
+        """
+        data = self.model_dump(mode="json", exclude={"version"})
+        if data["quality"] == QualityRules().model_dump(mode="json"):
+            del data["quality"]
+        return data
 
     def zone(self, account_timezone: str) -> ZoneInfo:
         """The regulations' time zone: ``timezone`` when set, else the account's."""

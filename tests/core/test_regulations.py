@@ -336,3 +336,15 @@ def test_required_fields_merge_file_and_crm(store: Store) -> None:
         "s-offer": ["amount", "company.ИНН", "Бюджет согласован"],
     }
     assert required_fields(store, "other", default_regulations()) == {}
+
+
+def test_quality_duplicates_section_is_validated() -> None:
+    regs = parse_regulations("[quality.duplicates]\nnoise_limit = 5\nfuzzy_person_names = true\n")
+    assert regs.quality.duplicates.noise_limit == 5
+    assert regs.quality.duplicates.fuzzy_person_names is True
+    assert regs.quality.duplicates.fuzzy_threshold == 90
+    assert "quality.duplicates.noise_limit" in _error("[quality.duplicates]\nnoise_limit = 1\n")
+    assert "quality.duplicates.fuzzy_threshold" in _error(
+        "[quality.duplicates]\nfuzzy_threshold = 101\n"
+    )
+    assert "quality.duplicates.colour" in _error('[quality.duplicates]\ncolour = "red"\n')

@@ -358,6 +358,18 @@ class InvalidOgrn(ScanCheck):
     region: str = DEFAULT_REGION
 
 
+def duplicate_settings(ctx: QualityContext) -> DuplicateSettings:
+    """The regulations' ``[quality.duplicates]`` as the search's settings."""
+    rules = ctx.regulations.quality.duplicates
+    return DuplicateSettings(
+        fuzzy_threshold=rules.fuzzy_threshold,
+        noise_limit=rules.noise_limit,
+        block_chars=rules.block_chars,
+        max_pairs_per_record=rules.max_pairs_per_record,
+        fuzzy_person_names=rules.fuzzy_person_names,
+    )
+
+
 def duplicate_report(
     ctx: QualityContext, entity: str, settings: DuplicateSettings, region: str = DEFAULT_REGION
 ) -> DuplicateReport:
@@ -389,9 +401,10 @@ def _duplicate_findings(
     check: DuplicateContacts | DuplicateCompanies, ctx: QualityContext, entity: str
 ) -> Iterator[FindingDraft]:
     scan = scan_identities(ctx, check.region)
-    report = duplicate_report(ctx, entity, check.settings, check.region)
+    settings = check.settings or duplicate_settings(ctx)
+    report = duplicate_report(ctx, entity, settings, check.region)
     owners = {r.id: r.owner_id for r in _members(scan.records[entity], report)}
-    limit = check.settings.max_pairs_per_record
+    limit = settings.max_pairs_per_record
     for cluster in report.clusters:
         by_member: dict[str, list[DuplicatePair]] = {}
         for p in cluster.pairs:
@@ -455,7 +468,7 @@ class DuplicateContacts:
     description: str = "Duplicate contacts (phone, e-mail, INN; names within a company)"
     severity: Severity = "warning"
     region: str = DEFAULT_REGION
-    settings: DuplicateSettings = field(default_factory=DuplicateSettings)
+    settings: DuplicateSettings | None = None  # None: the regulations' [quality.duplicates]
 
     def run(self, ctx: QualityContext) -> Iterator[FindingDraft]:
         yield from _duplicate_findings(self, ctx, "contact")
@@ -471,7 +484,7 @@ class DuplicateCompanies:
     description: str = "Duplicate companies (INN, phone, e-mail, exact and fuzzy names)"
     severity: Severity = "warning"
     region: str = DEFAULT_REGION
-    settings: DuplicateSettings = field(default_factory=DuplicateSettings)
+    settings: DuplicateSettings | None = None  # None: the regulations' [quality.duplicates]
 
     def run(self, ctx: QualityContext) -> Iterator[FindingDraft]:
         yield from _duplicate_findings(self, ctx, "company")

@@ -32,11 +32,12 @@ from ropilot.core.quality.checks_identity import (
     IDENTITY_CHECKS,
     DuplicateCompanies,
     duplicate_report,
+    duplicate_settings,
     scan_identities,
 )
 from ropilot.core.quality.duplicates import DuplicateSettings
 from ropilot.core.quality.registry import CheckCatalogue, FindingDraft, QualityContext
-from ropilot.core.regulations import default_regulations
+from ropilot.core.regulations import default_regulations, regulations_from_dict
 from ropilot.core.store import Store
 from tests.core.quality.identity_data import ACCOUNT, load
 
@@ -185,3 +186,23 @@ def test_other_account_sees_nothing(store: Store) -> None:
     load(store)
     ctx = QualityContext(store, "someone-else", AS_OF, default_regulations())
     assert all(not v for v in run_all(ctx).values())
+
+
+def test_the_regulations_tune_the_duplicate_search(store: Store) -> None:
+    load(store)
+    strict = regulations_from_dict({"quality": {"duplicates": {"fuzzy_threshold": 95}}})
+    ctx = QualityContext(store, ACCOUNT, AS_OF, strict)
+    assert ids(list(DuplicateCompanies().run(ctx))) == [("company", "k2")]  # 92.3 < 95
+    loose = regulations_from_dict({"quality": {"duplicates": {"noise_limit": 30}}})
+    ctx = QualityContext(store, ACCOUNT, AS_OF, loose)
+    # 25 reception contacts now count as a phone group, and the name veto parts them all.
+    assert duplicate_report(ctx, "contact", duplicate_settings(ctx)).noise == {}
+
+
+def test_an_unset_quality_section_keeps_the_regulations_version() -> None:
+    # a7d7d1671e5f: the built-in regulations' version before [quality] existed.
+    assert default_regulations().version == "a7d7d1671e5f"
+    assert regulations_from_dict({"quality": {"duplicates": {}}}).version == "a7d7d1671e5f"
+    assert regulations_from_dict({"quality": {"duplicates": {"noise_limit": 5}}}).version != (
+        "a7d7d1671e5f"
+    )
