@@ -213,7 +213,7 @@ def check(
         )
         fixed = None
         if fix:
-            fixed = _fix(app, store, acc, account, moment, regs, [c.name for c in selected])
+            fixed = _fix(app, store, acc, moment, regs, [c.name for c in selected])
         findings = _findings_section(store, acc, [c.name for c in selected], limit)
         report = _audit_report(summary, str(zone), currency, findings, fixed)
         _emit(app, report, fmt, out, lang_opt)
@@ -225,20 +225,13 @@ def _fix(
     app: AppContext,
     store: Store,
     acc: str,
-    account: AccountSettings | None,
     moment: datetime,
     regs: Regulations,
     names: list[str],
 ) -> Any:
-    if account is None or account.connector != "amocrm":
-        raise ConfigurationError(
-            f"--fix needs a CRM account in the settings: account {acc!r} has no amocrm "
-            "connector configured (add it under [[accounts]] in ropilot.toml)"
-        )
-    from ropilot.connectors.amocrm.factory import build_amocrm
     from ropilot.connectors.quality_actions import apply_actions
 
-    connector = build_amocrm(account, store, app.settings.secret_key).attach_store(store)
+    connector = app.crm_connector(store, acc, "--fix")
     return apply_actions(store, connector, acc, as_of=moment, regulations=regs, checks=names)
 
 

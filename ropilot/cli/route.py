@@ -118,7 +118,7 @@ def _options(func: Any) -> Any:
 
 @click.group(cls=_RouteGroup)
 def route() -> None:
-    """Route leads: ``route DEAL_ID``, ``route simulate``, ``route reroute``."""
+    """Route leads: ``route DEAL_ID``, ``route apply``, ``route simulate``, ``route reroute``."""
 
 
 @route.command("deal")
@@ -139,7 +139,7 @@ def route_deal(
     regulations_path: str | None,
     fmt: str,
 ) -> None:
-    """Decide who gets DEAL_ID and record it (apply it in the CRM with the worker)."""
+    """Decide who gets DEAL_ID and record it (``route apply`` sets it in the CRM)."""
     store = app.open_store(url)
     try:
         account = _account(store, account_id)
@@ -148,6 +148,35 @@ def route_deal(
         _print(decision, explain, fmt)
     finally:
         store.close()
+
+
+@route.command("apply")
+@click.option(
+    "--limit", default=500, show_default=True, type=click.IntRange(1), help="At most this many."
+)
+@click.option("--account", "account_id", help="Account id (when the store has several).")
+@click.option("--url", help="Storage URL (default: from settings).")
+@pass_app
+def route_apply(app: AppContext, limit: int, account_id: str | None, url: str | None) -> None:
+    """Set the CRM responsible of every recorded decision not applied yet (each one once).
+
+    A decision the CRM refuses keeps its error and is tried again next time; the exit status
+    is 1 when any was refused.
+    """
+    from ropilot.connectors.routing_actions import apply_all
+
+    store = app.open_store(url)
+    try:
+        account = _account(store, account_id)
+        connector = app.crm_connector(store, account, "route apply")
+        result = apply_all(store, connector, account, limit)
+    finally:
+        store.close()
+    click.echo(f"applied {result.applied} decision(s) in the CRM")
+    for decision_id, error in result.failed:
+        click.echo(f"not applied {decision_id}: {error}", err=True)
+    if result.failed:
+        raise click.exceptions.Exit(1)
 
 
 @route.command("reroute")

@@ -8,6 +8,7 @@ decision twice; when the CRM call fails the claim is released and the error kept
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import select, update
@@ -17,7 +18,15 @@ from ropilot.core.errors import ConnectorError, StoreError
 from ropilot.core.store import Store
 from ropilot.core.store.schema import routing_decisions
 
-__all__ = ["apply_decision", "apply_pending"]
+__all__ = ["ApplyResult", "apply_all", "apply_decision", "apply_pending"]
+
+
+@dataclass
+class ApplyResult:
+    """What one pass over the pending decisions did."""
+
+    applied: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (decision id, CRM error)
 
 
 def apply_decision(store: Store, connector: Connector, account_id: str, decision_id: str) -> bool:
@@ -54,10 +63,36 @@ def apply_decision(store: Store, connector: Connector, account_id: str, decision
 
 
 def apply_pending(store: Store, connector: Connector, account_id: str, limit: int = 500) -> int:
-    """Apply every recorded, not yet applied decision (oldest first); returns how many."""
+    """Apply every recorded, not yet applied decision (oldest first); returns how many.
+
+    Raises:
+        ConnectorError: at the first decision the CRM refuses (the rest wait).
+    """
+    return sum(
+        1
+        for i in _pending(store, account_id, limit)
+        if apply_decision(store, connector, account_id, i)
+    )
+
+
+def apply_all(store: Store, connector: Connector, account_id: str, limit: int = 500) -> ApplyResult:
+    """Like :func:`apply_pending`, but a decision the CRM refuses is reported and the rest are
+    still applied (each failure stays unapplied with its error, for the next pass).
+    """
+    result = ApplyResult()
+    for i in _pending(store, account_id, limit):
+        try:
+            if apply_decision(store, connector, account_id, i):
+                result.applied += 1
+        except ConnectorError as exc:
+            result.failed.append((i, str(exc)))
+    return result
+
+
+def _pending(store: Store, account_id: str, limit: int) -> list[str]:
     d = routing_decisions
     with store.engine.connect() as conn:
-        ids = [
+        return [
             r[0]
             for r in conn.execute(
                 select(d.c.id)
@@ -66,8 +101,7 @@ def apply_pending(store: Store, connector: Connector, account_id: str, limit: in
                     d.c.applied_at.is_(None),
                     d.c.manager_id.is_not(None),
                 )
-                .order_by(d.c.decided_at)
+                .order_by(d.c.decided_at, d.c.id)
                 .limit(limit)
             )
         ]
-    return sum(1 for i in ids if apply_decision(store, connector, account_id, i))

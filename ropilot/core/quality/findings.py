@@ -130,32 +130,40 @@ def save_findings(
         latest[(d.check, d.entity, d.entity_id)] = d
     with store.begin() as conn:
         existing = _open_keys(conn, account_id, checks)
+        # Rows go out a batch at a time: holding every new row of a 1M-deal audit (details
+        # included) at once doubled the audit's peak memory.
         inserts: list[dict[str, Any]] = []
         changes: list[dict[str, Any]] = []
+        new_ids: list[str] = []
+        changed = 0
         for key, d in latest.items():
             link = crm_link(base_url, d.entity, d.entity_id)
             digest = _digest(d, regulations_version, link)
             found = existing.pop(key, None)
             if found is None:
-                inserts.append(
-                    {
-                        "account_id": account_id,
-                        "id": finding_id(d, as_of),
-                        "check": d.check,
-                        "entity": d.entity,
-                        "entity_id": d.entity_id,
-                        "severity": d.severity,
-                        "owner_id": d.owner_id,
-                        "message": d.message,
-                        "crm_link": link,
-                        "details": dict(d.details),
-                        "regulations_version": regulations_version,
-                        "digest": digest,
-                        "first_seen": as_of,
-                        "last_seen": as_of,
-                        "resolved_at": None,
-                    }
-                )
+                fid = finding_id(d, as_of)
+                row = {
+                    "account_id": account_id,
+                    "id": fid,
+                    "check": d.check,
+                    "entity": d.entity,
+                    "entity_id": d.entity_id,
+                    "severity": d.severity,
+                    "owner_id": d.owner_id,
+                    "message": d.message,
+                    "crm_link": link,
+                    "details": dict(d.details),
+                    "regulations_version": regulations_version,
+                    "digest": digest,
+                    "first_seen": as_of,
+                    "last_seen": as_of,
+                    "resolved_at": None,
+                }
+                inserts.append(row)
+                new_ids.append(fid)
+                if len(inserts) >= BATCH:
+                    conn.execute(qf.insert(), inserts)
+                    inserts = []
             elif found[1] != digest:
                 changes.append(
                     {
@@ -169,30 +177,15 @@ def save_findings(
                         "digest": digest,
                     }
                 )
-        gone = [fid for fid, _ in existing.values()]
-        for batch in _chunks(inserts):
-            conn.execute(qf.insert(), batch)
+                changed += 1
+                if len(changes) >= BATCH:
+                    conn.execute(_change_stmt(account_id), changes)
+                    changes = []
+        if inserts:
+            conn.execute(qf.insert(), inserts)
         if changes:
-            stmt = (
-                update(qf)
-                .where(qf.c.account_id == account_id, qf.c.id == bindparam("k_id"))
-                .values(
-                    {
-                        c: bindparam(c)
-                        for c in (
-                            "severity",
-                            "owner_id",
-                            "message",
-                            "crm_link",
-                            "details",
-                            "regulations_version",
-                            "digest",
-                        )
-                    }
-                )
-            )
-            for batch in _chunks(changes):
-                conn.execute(stmt, batch)
+            conn.execute(_change_stmt(account_id), changes)
+        gone = [fid for fid, _ in existing.values()]
         for batch in _chunks(gone, 500):
             conn.execute(
                 update(qf)
@@ -210,11 +203,28 @@ def save_findings(
                 .values(last_seen=as_of)
             )
     return SaveResult(
-        new=len(inserts),
-        seen=len(latest) - len(inserts),
-        changed=len(changes),
+        new=len(new_ids),
+        seen=len(latest) - len(new_ids),
+        changed=changed,
         resolved=len(gone),
-        new_ids=tuple(r["id"] for r in inserts),
+        new_ids=tuple(new_ids),
+    )
+
+
+def _change_stmt(account_id: str) -> Any:
+    columns = (
+        "severity",
+        "owner_id",
+        "message",
+        "crm_link",
+        "details",
+        "regulations_version",
+        "digest",
+    )
+    return (
+        update(qf)
+        .where(qf.c.account_id == account_id, qf.c.id == bindparam("k_id"))
+        .values({c: bindparam(c) for c in columns})
     )
 
 
