@@ -128,9 +128,7 @@ def test_route_then_apply_sets_the_responsible_in_the_crm_once(  # type: ignore[
 
     assert main(["route", "apply", "--account", "main"]) == 0
     assert "applied 1 decision(s)" in capsys.readouterr().out
-    lead = requests.get(
-        f"{sandbox.base_url}/api/v4/leads/{deal}", headers=auth, timeout=10
-    ).json()
+    lead = requests.get(f"{sandbox.base_url}/api/v4/leads/{deal}", headers=auth, timeout=10).json()
     assert str(lead["responsible_user_id"]) == chosen
     assert main(["route", "apply", "--account", "main"]) == 0  # nothing left: nothing sent
     assert "applied 0 decision(s)" in capsys.readouterr().out
