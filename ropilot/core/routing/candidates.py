@@ -19,7 +19,16 @@ from ropilot.core.routing.models import Candidate, MemberFacts, PoolRules
 
 _HASHES: dict[str, dict[str, int]] = {}
 NEVER = -(2**63)  # the last assignment of a member never assigned: first in a tie
-NO_TIE_KEY = (NEVER, 0, "")
+
+
+def tie_key(last_assigned_us: int | None, hash_: int) -> int:
+    """(last assignment or NEVER, tie hash) packed in one int that sorts the same way.
+
+    Sorting 200 ints is three times faster than sorting 200 tuples, and with equal weights
+    every round of leads ends in a tie of about half the pool.
+    """
+    last = NEVER if last_assigned_us is None else last_assigned_us
+    return (last - NEVER) << 64 | hash_
 
 
 def tie_hash(pool: str, manager_id: str) -> int:
@@ -56,7 +65,8 @@ class Candidates(Sequence[Candidate]):
         catching_up: bool = True,
         index: Mapping[str, int] | None = None,
         level_column: Sequence[float] | None = None,
-        tie_keys: Sequence[tuple[int, int, str]] | None = None,
+        tie_keys: Sequence[int] | None = None,
+        member_ids: Sequence[str] | None = None,
     ) -> None:
         self.pool = pool
         self.members = members
@@ -65,9 +75,10 @@ class Candidates(Sequence[Candidate]):
         self.catching_up = catching_up  # False: no member is catching up (skip that pass)
         self._index = index  # manager id → position in members, when the caller has one
         # Aligned with members when the caller keeps them: each member's level (None → 0) and
-        # (last assignment or NEVER, tie hash, id); saves a pass over the members' fields.
+        # tie_key() and id; saves a pass over the members' fields.
         self._level_column = level_column
         self._tie_keys = tie_keys
+        self._member_ids = member_ids
 
     def __len__(self) -> int:
         return len(self.positions)
@@ -111,30 +122,32 @@ class Candidates(Sequence[Candidate]):
             self._index,
             self._level_column,
             self._tie_keys,
+            self._member_ids,
         )
 
-    def tie_order(self, indices: Sequence[int]) -> list[tuple[tuple[int, int, str], int]]:
-        """``((last assignment or NEVER, tie hash, id), index)`` of these candidates, sorted:
-        the tie-break order, computed from the members without building candidates.
+    def tie_order(self, indices: Sequence[int]) -> list[tuple[int, str, int]]:
+        """``(tie_key, id, index)`` of these candidates, sorted: the tie-break order (earliest
+        last assignment, then tie hash, then id), computed without building candidates.
         """
-        pos = self.positions
-        kept = self._tie_keys
-        keys: Mapping[int, tuple[int, int, str]] | Sequence[tuple[int, int, str]]
-        if kept is not None:
-            keys = kept
-        else:
+        at = list(map(self.positions.__getitem__, indices))
+        keys, ids = self._tie_keys, self._member_ids
+        if keys is None or ids is None:
             ms, name = self.members, self.pool.name
             hashes = _pool_hashes(name)
-            built: dict[int, tuple[int, int, str]] = {}
-            for p in map(pos.__getitem__, indices):
+            built: dict[int, int] = {}
+            names: dict[int, str] = {}
+            for p in at:
                 m = ms[p]
-                last, mid = m.last_assigned_us, m.id
-                h = hashes.get(mid) or _hash_into(name, mid)
-                built[p] = (NEVER if last is None else last, h, mid)
-            keys = built
-        # zip/map build the pairs in C: 200-way ties are common with equal weights.
-        pairs = zip(map(keys.__getitem__, map(pos.__getitem__, indices)), indices, strict=True)
-        return sorted(pairs)
+                mid = m.id
+                built[p] = tie_key(m.last_assigned_us, hashes.get(mid) or _hash_into(name, mid))
+                names[p] = mid
+            return sorted(
+                zip(map(built.__getitem__, at), map(names.__getitem__, at), indices, strict=True)
+            )
+        # zip/map build the triples in C: 200-way ties are common with equal weights.
+        return sorted(
+            zip(map(keys.__getitem__, at), map(ids.__getitem__, at), indices, strict=True)
+        )
 
     @property
     def member_index(self) -> Mapping[str, int]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from itertools import compress
 from operator import is_not
 
-from ropilot.core.routing.candidates import NEVER, NO_TIE_KEY, Candidates, tie_hash, tie_hashes
+from ropilot.core.routing.candidates import Candidates, tie_hash, tie_hashes, tie_key
 from ropilot.core.routing.eligibility import exclusion
 from ropilot.core.routing.fairness import same
 from ropilot.core.routing.models import (
@@ -54,7 +54,8 @@ class DecideMemo:
     why: dict[int, tuple[str, str, str] | None] = field(default_factory=dict)
     index: dict[str, int] = field(default_factory=dict)  # manager id → position
     levels: list[float] = field(default_factory=list)  # level after presence (None → 0)
-    tie_keys: list[tuple[int, int, str]] = field(default_factory=list)  # see Candidates
+    tie_keys: list[int] = field(default_factory=list)  # candidates.tie_key per member
+    ids: list[str] = field(default_factory=list)
 
 
 def decide(
@@ -106,7 +107,8 @@ def decide(
         memo.why = {}
         memo.index = {m.id: i for i, m in enumerate(members)}
         memo.levels = [0.0] * n
-        memo.tie_keys = [NO_TIE_KEY] * n
+        memo.tie_keys = [0] * n
+        memo.ids = [m.id for m in members]
         todo = range(n)
     settled, unsettled, ok_at, why_at = memo.settled, memo.unsettled, memo.ok, memo.why
     levels, tie_keys = memo.levels, memo.tie_keys
@@ -114,11 +116,7 @@ def decide(
     for i in todo:
         (mid, active, _, _, absent, _, level, last, away, catch_up, *_, in_pool) = members[i]
         levels[i] = 0.0 if level is None else level
-        tie_keys[i] = (
-            NEVER if last is None else last,
-            pool_hashes.get(mid) or tie_hash(pool.name, mid),
-            mid,
-        )
+        tie_keys[i] = tie_key(last, pool_hashes.get(mid) or tie_hash(pool.name, mid))
         if in_pool and active and not absent and level is not None and not away and not catch_up:
             settled[i] = level
             unsettled.discard(i)
@@ -183,7 +181,7 @@ def decide(
     eligible = list(compress(range(n), ok_at))
     excluded = tuple(e for i in sorted(why_at) if (e := why_at[i]) is not None)
     candidates = Candidates(
-        pool, current, eligible, floor, catching_up, memo.index, levels, tie_keys
+        pool, current, eligible, floor, catching_up, memo.index, levels, tie_keys, memo.ids
     )
     owner_pos = None if owner is None else memo.index.get(owner)
     owner_facts = None if owner_pos is None else current[owner_pos]

@@ -78,9 +78,9 @@ def lowest(
     never = -(2**63)
     if ranked is not None:  # a lazy view: order by its columns, build only the winner
         keyed = ranked(idx)
-        ids = [k[0][2] for k in keyed]
-        by = "last_assigned" if keyed[0][0][0] != keyed[1][0][0] else "hash"
-        return candidates[keyed[0][1]], TieBreak(
+        ids = [k[1] for k in keyed]
+        by = "last_assigned" if keyed[0][0] >> 64 != keyed[1][0] >> 64 else "hash"
+        return candidates[keyed[0][2]], TieBreak(
             between=tuple(sorted(ids)), by=by, order=tuple(ids)
         )
     tied = [candidates[i] for i in idx]
