@@ -23,17 +23,19 @@ own (``ropilot.core.store.checkpoint``); ``--sqlite-checkpoint auto`` measures S
 
     python benchmarks/bench_routing.py --workdir /tmp/ropilot-bench-routing --leads 3000 \
         [--postgres postgresql+psycopg://postgres@127.0.0.1:5432/test] \
-        [--sqlite-checkpoint auto|background]
+        [--sqlite-checkpoint auto|background] [--workers 2]
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import statistics
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import create_engine, insert, text
 
@@ -196,12 +198,62 @@ def run_one(
     return name, statistics.median(lat) * 1000, p99 * 1000, len(lat) / wall, len(lat), floor
 
 
+def _worker(url: str, data: dict, part: list[str], start: Any, out: Any) -> None:  # type: ignore[type-arg]
+    store = Store.open(url)
+    engine = RoutingEngine(store, ACCOUNT, regulations_from_dict(data))
+    start.wait()
+    for d in part:
+        engine.route(d, now=NOW)
+    engine.close()
+    store.close()
+    out.put(len(part))
+
+
+def run_workers(url: str, leads: int, data: dict, workers: int) -> float:  # type: ignore[type-arg]
+    """Decisions per second of ``workers`` processes routing one account's leads at once
+    (each process's first decision per pool, a cold load, included)."""
+    store = Store.open(url)
+    try:
+        ids = seed(store, leads)
+        regs = regulations_from_dict(data)
+        with RoutingEngine(store, ACCOUNT, regs) as engine:
+            for pool in regs.routing.pools:
+                rebuild_counters(store, ACCOUNT, engine.rules_for(pool), NOW)
+            for d in ids[:SOURCES]:
+                engine.route(d, now=NOW)
+    finally:
+        store.close()
+    rest = ids[SOURCES:]
+    ctx = multiprocessing.get_context("fork")
+    start = ctx.Barrier(workers + 1)
+    out = ctx.Queue()
+    procs = [
+        ctx.Process(target=_worker, args=(url, data, rest[i::workers], start, out))
+        for i in range(workers)
+    ]
+    for p in procs:
+        p.start()
+    start.wait()
+    t0 = time.perf_counter()
+    done = sum(out.get() for _ in procs)
+    wall = time.perf_counter() - t0
+    for p in procs:
+        p.join()
+    return done / wall
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--workdir", default="/tmp/ropilot-bench-routing")
     ap.add_argument("--leads", type=int, default=3000)
     ap.add_argument("--postgres")
     ap.add_argument("--sqlite-checkpoint", choices=["auto", "background"], default="background")
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="also: N processes routing one account at once (20 × 25 layout), decisions/s",
+    )
     args = ap.parse_args()
     Path(args.workdir).mkdir(parents=True, exist_ok=True)
     label = "SQLite" if args.sqlite_checkpoint == "background" else "SQLite, autocheckpoint"
@@ -229,6 +281,22 @@ def main() -> None:
                 f"| {label} | {name} | {p50:.2f} | {p99:.2f} | {rate:,.0f} | {n:,} "
                 f"| {floor:,.0f} | {rate / floor:.2f} |"
             )
+    if args.workers:
+        print()
+        print("| store | workers | decisions/s (20 pools × 25, one account) |")
+        print("|---|---:|---:|")
+        many = layouts()["20 pools × 25"]
+        for label, url in targets:
+            for n in sorted({1, args.workers}):
+                if url.startswith("sqlite:///"):
+                    for suffix in ("", "-wal", "-shm"):
+                        Path(url.removeprefix("sqlite:///") + suffix).unlink(missing_ok=True)
+                for admin, schema in schemas:
+                    with admin.begin() as c:
+                        c.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+                        c.execute(text(f"CREATE SCHEMA {schema}"))
+                rate = run_workers(url, args.leads, many, n)
+                print(f"| {label} | {n} | {rate:,.0f} |")
     for admin, schema in schemas:
         with admin.begin() as c:
             c.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))

@@ -26,6 +26,7 @@ from sqlalchemy import Connection, bindparam, select, update
 
 from ropilot.core.quality.registry import FindingDraft
 from ropilot.core.store import Store
+from ropilot.core.store.direct import Direct
 from ropilot.core.store.schema import quality_findings as qf
 from ropilot.core.timeutil import to_epoch_us
 
@@ -41,6 +42,9 @@ __all__ = [
 
 BATCH = 2000
 
+# A new finding's row: through the driver's executemany, details already JSON (store.direct).
+_INSERT = Direct(qf.insert().values({c.name: bindparam(c.name) for c in qf.columns}))
+
 AMOCRM_PATHS = {"deal": "leads", "contact": "contacts", "company": "companies"}
 """amoCRM card paths by entity: ``https://SUBDOMAIN/leads/detail/ID``."""
 
@@ -55,19 +59,35 @@ def crm_link(base_url: str | None, entity: str, entity_id: str) -> str | None:
     return f"{base_url.rstrip('/')}/{path}/detail/{entity_id}"
 
 
-def finding_id(draft: FindingDraft, first_seen: datetime) -> str:
-    """Stable id of one occurrence: identity plus first-seen moment (also the CRM action key)."""
-    raw = f"{draft.check}|{draft.entity}|{draft.entity_id}|{to_epoch_us(first_seen)}"
+def finding_id(draft: FindingDraft, first_seen: datetime | int) -> str:
+    """Stable id of one occurrence: identity plus first-seen moment (also the CRM action key).
+
+    ``first_seen`` may be given as epoch microseconds (an audit computes it once).
+    """
+    seen = first_seen if isinstance(first_seen, int) else to_epoch_us(first_seen)
+    raw = f"{draft.check}|{draft.entity}|{draft.entity_id}|{seen}"
     return "qf-" + hashlib.sha1(raw.encode(), usedforsecurity=False).hexdigest()[:24]
 
 
-def _digest(draft: FindingDraft, version: str | None, link: str | None) -> str:
-    payload = json.dumps(
-        [draft.severity, draft.owner_id, draft.message, draft.details, version, link],
-        sort_keys=True,
-        default=str,
-        ensure_ascii=False,
-    )
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
+
+
+def _digest(
+    draft: FindingDraft, version: str | None, link: str | None, details_json: str | None = None
+) -> str:
+    """sha1 of ``[severity, owner, message, details, version, link]`` as canonical JSON.
+
+    Built from the parts so the details' JSON (the bulk of it) is encoded once and also stored:
+    the same text ``json.dumps`` gives for the whole list (its items joined by ", ").
+    """
+    if details_json is None:
+        whole = _json([draft.severity, draft.owner_id, draft.message, draft.details, version, link])
+        return hashlib.sha1(whole.encode(), usedforsecurity=False).hexdigest()
+    details = details_json
+    head = _json([draft.severity, draft.owner_id, draft.message])  # "[s, o, m]"
+    tail = _json([version, link])  # "[v, l]"
+    payload = f"{head[:-1]}, {details}, {tail[1:]}"
     return hashlib.sha1(payload.encode(), usedforsecurity=False).hexdigest()
 
 
@@ -136,33 +156,41 @@ def save_findings(
         changes: list[dict[str, Any]] = []
         new_ids: list[str] = []
         changed = 0
+        seen_us = to_epoch_us(as_of)
+        shared = {
+            "account_id": account_id,
+            "regulations_version": regulations_version,
+            "first_seen": as_of,
+            "last_seen": as_of,
+            "resolved_at": None,
+        }
         for key, d in latest.items():
             link = crm_link(base_url, d.entity, d.entity_id)
-            digest = _digest(d, regulations_version, link)
             found = existing.pop(key, None)
+            if found is None:  # a new row stores the details' JSON: encode it once for both
+                details_json = _json(dict(d.details))
+                digest = _digest(d, regulations_version, link, details_json)
+            else:
+                digest = _digest(d, regulations_version, link)
             if found is None:
-                fid = finding_id(d, as_of)
-                row = {
-                    "account_id": account_id,
-                    "id": fid,
-                    "check": d.check,
-                    "entity": d.entity,
-                    "entity_id": d.entity_id,
-                    "severity": d.severity,
-                    "owner_id": d.owner_id,
-                    "message": d.message,
-                    "crm_link": link,
-                    "details": dict(d.details),
-                    "regulations_version": regulations_version,
-                    "digest": digest,
-                    "first_seen": as_of,
-                    "last_seen": as_of,
-                    "resolved_at": None,
-                }
-                inserts.append(row)
+                fid = finding_id(d, seen_us)
+                inserts.append(
+                    {
+                        "id": fid,
+                        "check": d.check,
+                        "entity": d.entity,
+                        "entity_id": d.entity_id,
+                        "severity": d.severity,
+                        "owner_id": d.owner_id,
+                        "message": d.message,
+                        "crm_link": link,
+                        "details": details_json,
+                        "digest": digest,
+                    }
+                )
                 new_ids.append(fid)
                 if len(inserts) >= BATCH:
-                    conn.execute(qf.insert(), inserts)
+                    _INSERT.run_many(conn, inserts, constants=shared, raw=("details",))
                     inserts = []
             elif found[1] != digest:
                 changes.append(
@@ -182,7 +210,7 @@ def save_findings(
                     conn.execute(_change_stmt(account_id), changes)
                     changes = []
         if inserts:
-            conn.execute(qf.insert(), inserts)
+            _INSERT.run_many(conn, inserts, constants=shared, raw=("details",))
         if changes:
             conn.execute(_change_stmt(account_id), changes)
         gone = [fid for fid, _ in existing.values()]

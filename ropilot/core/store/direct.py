@@ -11,7 +11,7 @@ column types' bind and result processors, so what is stored and read back is exa
 from __future__ import annotations
 
 from collections import namedtuple
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection
@@ -101,6 +101,56 @@ class Direct:
         return [
             make(v if f is None else f(v) for v, f in zip(r, readers, strict=True)) for r in rows
         ]
+
+    def run_many(
+        self,
+        conn: Connection,
+        rows: Iterable[Mapping[str, Any]],
+        *,
+        constants: Mapping[str, Any] | None = None,
+        raw: Collection[str] = (),
+    ) -> None:
+        """Execute once per row (the driver's ``executemany``): a bulk write.
+
+        ``constants`` are values shared by every row, processed once; the columns named in
+        ``raw`` are passed to the driver as given (already in the stored form, e.g. JSON text
+        for a JSON column: the statement carries the cast the dialect needs).
+        """
+        c = self._compiled(conn.dialect)
+        fixed = dict(constants or {})
+        done = {b[0]: _bound(fixed, b) for b in c.binders if b[0] in fixed}
+        plan = [(b[0], done.get(b[0], _NO_DEFAULT), None if b[0] in raw else b) for b in c.binders]
+        params: list[Any]
+        if c.positional:
+            params = [
+                [
+                    fixed_value
+                    if fixed_value is not _NO_DEFAULT
+                    else (row.get(name) if binder is None else _bound(row, binder))
+                    for name, fixed_value, binder in plan
+                ]
+                for row in rows
+            ]
+        else:
+            params = [
+                {
+                    name: fixed_value
+                    if fixed_value is not _NO_DEFAULT
+                    else (row.get(name) if binder is None else _bound(row, binder))
+                    for name, fixed_value, binder in plan
+                }
+                for row in rows
+            ]
+        if not params:
+            return
+        if not conn.in_transaction():
+            conn.begin()
+        raw_conn: Any = conn.connection.driver_connection
+        cursor = raw_conn.cursor()
+        try:
+            cursor.executemany(c.sql, params)
+        finally:
+            cursor.close()
 
     def first(self, conn: Connection, values: Mapping[str, Any]) -> Any | None:
         """The first row returned, or ``None``."""

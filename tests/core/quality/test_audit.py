@@ -153,3 +153,33 @@ def test_crm_link() -> None:
         crm_link("https://x.amocrm.ru", "company", "8") == "https://x.amocrm.ru/companies/detail/8"
     )
     assert crm_link(None, "deal", "1") is None
+
+
+def test_the_digest_is_the_sha1_of_the_whole_list_as_canonical_json() -> None:
+    """Built from parts (details encoded once), it must stay the digest stored findings have."""
+    import hashlib
+    import json
+    from datetime import UTC, datetime
+
+    from ropilot.core.quality.findings import _digest
+    from ropilot.core.quality.registry import FindingDraft
+
+    draft = FindingDraft(
+        check="c",
+        entity="deal",
+        entity_id="1",
+        severity="warning",
+        owner_id=None,
+        message="fix «it»",
+        details={"b": [1, {"z": None, "a": "ё"}], "a": datetime(2026, 1, 2, tzinfo=UTC)},
+    )
+    whole = json.dumps(
+        [draft.severity, draft.owner_id, draft.message, draft.details, "v1", None],
+        sort_keys=True,
+        default=str,
+        ensure_ascii=False,
+    )
+    expected = hashlib.sha1(whole.encode()).hexdigest()
+    assert _digest(draft, "v1", None) == expected
+    details = json.dumps(draft.details, sort_keys=True, default=str, ensure_ascii=False)
+    assert _digest(draft, "v1", None, details) == expected  # from parts, as a new row does

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 from sqlalchemy import bindparam, insert, select, update
@@ -83,3 +84,31 @@ def test_literal_values_returning_and_the_callers_transaction(store: Store) -> N
         conn.rollback()  # or rolls back
     with store.begin() as c:
         assert c.execute(select(routing_seq.c.seq)).scalar() == 43
+
+
+def test_run_many_with_constants_and_json_given_as_text(store: Store) -> None:
+    stmt = insert(routing_decisions).values(
+        {c.name: bindparam(c.name) for c in routing_decisions.columns}
+    )
+    rows = []
+    for i in ("m1", "m2"):
+        row = _decision(i)
+        row["explanation"] = json.dumps({"chosen": i, "ё": [1, 2]})  # already JSON: passed raw
+        for shared in ("account_id", "decided_at", "rule"):
+            del row[shared]
+        rows.append(row)
+    with store.begin() as c:
+        Direct(stmt).run_many(
+            c,
+            rows,
+            constants={"account_id": "a", "decided_at": WHEN, "rule": "fairness"},
+            raw=("explanation",),
+        )
+        Direct(stmt).run_many(c, [])  # nothing to write: no statement
+    with store.begin() as c:
+        got = c.execute(select(routing_decisions).order_by(routing_decisions.c.id)).all()
+    assert [(r.id, r.account_id, r.rule, r.decided_at) for r in got] == [
+        ("m1", "a", "fairness", WHEN),
+        ("m2", "a", "fairness", WHEN),
+    ]
+    assert got[1].explanation == {"chosen": "m2", "ё": [1, 2]}
