@@ -242,6 +242,17 @@ def run_workers(url: str, leads: int, data: dict, workers: int) -> float:  # typ
     return done / wall
 
 
+def _fresh(url: str, schemas: list[tuple[Any, str]]) -> None:
+    """An empty database at ``url``: the SQLite files removed, the PostgreSQL schema anew."""
+    if url.startswith("sqlite:///"):
+        for suffix in ("", "-wal", "-shm"):
+            Path(url.removeprefix("sqlite:///") + suffix).unlink(missing_ok=True)
+    for admin, schema in schemas:
+        with admin.begin() as c:
+            c.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            c.execute(text(f"CREATE SCHEMA {schema}"))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--workdir", default="/tmp/ropilot-bench-routing")
@@ -268,13 +279,7 @@ def main() -> None:
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for label, url in targets:
         for name, data in layouts().items():
-            if url.startswith("sqlite:///"):
-                for suffix in ("", "-wal", "-shm"):
-                    Path(url.removeprefix("sqlite:///") + suffix).unlink(missing_ok=True)
-            for admin, schema in schemas:
-                with admin.begin() as c:
-                    c.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-                    c.execute(text(f"CREATE SCHEMA {schema}"))
+            _fresh(url, schemas)
             background = label != "PostgreSQL" and args.sqlite_checkpoint == "background"
             _, p50, p99, rate, n, floor = run_one(url, args.leads, name, data, background)
             print(
@@ -288,13 +293,7 @@ def main() -> None:
         many = layouts()["20 pools × 25"]
         for label, url in targets:
             for n in sorted({1, args.workers}):
-                if url.startswith("sqlite:///"):
-                    for suffix in ("", "-wal", "-shm"):
-                        Path(url.removeprefix("sqlite:///") + suffix).unlink(missing_ok=True)
-                for admin, schema in schemas:
-                    with admin.begin() as c:
-                        c.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
-                        c.execute(text(f"CREATE SCHEMA {schema}"))
+                _fresh(url, schemas)
                 rate = run_workers(url, args.leads, many, n)
                 print(f"| {label} | {n} | {rate:,.0f} |")
     for admin, schema in schemas:
