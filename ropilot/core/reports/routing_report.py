@@ -37,7 +37,7 @@ def decisions_section(
                 "rule": d.rule,
                 "eligible": len(d.explanation.get("eligible", [])),
                 "excluded": why or None,
-                "tie": "yes" if d.explanation.get("tie") else None,
+                "tie": len(tie["between"]) if (tie := d.explanation.get("tie")) else None,
             }
         )
     section = Section(
@@ -52,7 +52,7 @@ def decisions_section(
             Column("rule", "Правило", "Rule"),
             Column("eligible", "Подходили", "Eligible", "count"),
             Column("excluded", "Остальные исключены", "Others excluded by"),
-            Column("tie", "Ничья", "Tie"),
+            Column("tie", "В ничьей", "Tied", "count"),
         ],
         rows,
         [
@@ -60,11 +60,13 @@ def decisions_section(
                 "каждый лид распределён в момент поступления по регламенту (пул, смены, "
                 "отсутствия, лимиты, специализация, владелец клиента); правила: fairness — "
                 "очередь по уровню, account_management — владелец клиента, no_eligible — никто "
-                "не подходит; подробно: ropilot route ID --dry-run --explain",
+                "не подходит; «в ничьей» — сколько менеджеров делили наименьший уровень (решил "
+                "ранний последний лид, затем хеш); подробно: ropilot route ID --dry-run --explain",
                 "each lead routed at the moment it came in under the regulations (pool, shifts, "
                 "absences, caps, specialisation, the client's owner); rules: fairness — the "
                 "lowest level, account_management — the client's owner, no_eligible — nobody "
-                "could take it; details: ropilot route ID --dry-run --explain",
+                "could take it; tied — how many managers shared the lowest level (the earliest "
+                "last lead decided, then the hash); details: ropilot route ID --dry-run --explain",
             )
         ],
     )
