@@ -1009,6 +1009,8 @@ class RoutingEngine:
             decided_at=decision.decided_at,
             explanation={**outcome.compact(), "regulations_version": decision.regulations_version},
             inputs=stored_inputs,
+            applied_at=None,
+            apply_error=None,
         )
         if conn.dialect.name == "postgresql":
             shape = (assign is not None, len(counters), up is not None, down is not None)
@@ -1302,9 +1304,15 @@ def _direct(name: str) -> Direct:
     return Direct(_stmts()[name])
 
 
+_UPSERT_KEYS = {
+    "counter": ("account_id", "pool", "counter", "manager_id", "count", "seq"),
+    "load": ("account_id", "manager_id", "open_deals", "open_tasks", "seq"),
+}
+
+
 @cache
 def _direct_upsert(kind: str, pg: bool) -> Direct:
-    return Direct(_upserts()[kind, pg])
+    return Direct(_upserts()[kind, pg], keys=_UPSERT_KEYS[kind])
 
 
 @cache

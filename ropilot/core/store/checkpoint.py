@@ -16,6 +16,7 @@ import sqlite3
 import threading
 import weakref
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import Engine, event
 
@@ -31,9 +32,15 @@ _LIVE: weakref.WeakSet[WalCheckpointer] = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:
-    # A lock held by the parent's thread at fork time would stay held in the child forever.
+    # A lock the parent's thread held at fork time (ours, or the events' internal ones, taken
+    # on every wait) would stay held in the child forever.
     for checkpointer in list(_LIVE):
         checkpointer._lock = threading.Lock()
+        stopping = checkpointer._stopping.is_set()
+        checkpointer._wake = threading.Event()
+        checkpointer._stopping = threading.Event()
+        if stopping:
+            checkpointer._stopping.set()
 
 
 os.register_at_fork(after_in_child=_after_fork_in_child)
@@ -82,16 +89,26 @@ class WalCheckpointer:
             if self._thread is not None and self._pid == os.getpid():
                 return
             # Not running here: never started, ended idle, or this is a forked child.
-            self._pid = os.getpid()
-            self._thread = threading.Thread(
+            thread = threading.Thread(
                 target=self._run, name=f"ropilot-wal-checkpoint:{self.path}", daemon=True
             )
-            self._thread.start()
+            try:
+                thread.start()
+            except RuntimeError:  # no thread now (a thread limit, interpreter shutdown):
+                return  # this commit must not fail for it; the safety checkpoint still works
+            self._pid, self._thread = os.getpid(), thread
 
     def _run(self) -> None:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn: sqlite3.Connection | None = None
         idle_rounds = 0
         try:
+            # mode=rw: never create the file again if the database was deleted meanwhile.
+            conn = sqlite3.connect(
+                f"file:{quote(self.path)}?mode=rw",
+                uri=True,
+                isolation_level=None,
+                check_same_thread=False,
+            )
             conn.execute("PRAGMA busy_timeout=0")
             while True:
                 self._wake.wait(self.interval)
@@ -101,7 +118,7 @@ class WalCheckpointer:
                     if commits == self._seen and not stopping:
                         idle_rounds += 1
                         if idle_rounds * self.interval >= self.idle:
-                            self._thread = None  # the next commit starts a new one
+                            self._thread = None  # decided under the lock a commit takes
                             return
                         continue
                 idle_rounds = 0
@@ -110,8 +127,14 @@ class WalCheckpointer:
                     self.checkpoint_once(conn)
                 if stopping:
                     return
+        except sqlite3.Error:
+            return  # the file is gone or unreadable: the next commit tries with a new thread
         finally:
-            conn.close()
+            with self._lock:
+                if self._thread is threading.current_thread():
+                    self._thread = None  # the next commit starts a new one
+            if conn is not None:
+                conn.close()
 
     def checkpoint_once(self, conn: sqlite3.Connection) -> tuple[int, int, int]:
         """One PASSIVE checkpoint: (busy, pages in the WAL, pages copied back)."""

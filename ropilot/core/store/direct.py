@@ -12,14 +12,17 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Connection
 from sqlalchemy.engine.interfaces import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import ClauseElement
 
-_Binder = tuple[str, Any, Callable[[Any], Any] | None]
+_Binder = tuple[str, Any, Callable[[Any], Any] | None]  # name, default or _REQUIRED, processor
 _NO_DEFAULT = object()
+_REQUIRED = object()
+_T = TypeVar("_T")
 
 
 class _Compiled(NamedTuple):
@@ -41,8 +44,12 @@ class Direct:
     the values take the statement's literal value (``assigned_total + 1``) or ``None``.
     """
 
-    def __init__(self, statement: ClauseElement) -> None:
+    def __init__(self, statement: ClauseElement, keys: Sequence[str] | None = None) -> None:
+        """``keys``: for an INSERT without ``values()``, the columns the rows give (the rest
+        take their defaults, as with ``execute``); without it every column needs a value.
+        """
         self.statement = statement
+        self.keys = None if keys is None else list(keys)
         self._by_dialect: dict[str, _Compiled] = {}
 
     def _compiled(self, dialect: Dialect) -> _Compiled:
@@ -50,13 +57,18 @@ class Direct:
         got = self._by_dialect.get(key)
         if got is not None:
             return got
-        compiled: Any = self.statement.compile(dialect=dialect)
+        compiled: Any = self.statement.compile(dialect=dialect, column_keys=self.keys)
         positional = bool(compiled.positional)
         names: Sequence[str] = compiled.positiontup if positional else list(compiled.binds)
         binders: list[_Binder] = []
         for name in names:
             bind = compiled.binds[name]
-            default = bind.value if bind.value is not None else _NO_DEFAULT
+            if bind.expanding:
+                raise ValueError(f"Direct statements take no IN lists (:{name}); use execute")
+            if bind.value is not None:
+                default = bind.value
+            else:
+                default = _REQUIRED if bind.required else _NO_DEFAULT
             binders.append((name, default, bind.type.dialect_impl(dialect).bind_processor(dialect)))
         columns: tuple[str, ...] = ()
         readers: tuple[Callable[[Any], Any] | None, ...] = ()
@@ -65,9 +77,12 @@ class Direct:
         cols = list(selected) if selected is not None else list(returning)
         if cols:
             columns = tuple(c.key or c.name for c in cols)
-            readers = tuple(
-                c.type.dialect_impl(dialect).result_processor(dialect, None) for c in cols
-            )
+            try:
+                readers = tuple(
+                    c.type.dialect_impl(dialect).result_processor(dialect, None) for c in cols
+                )
+            except TypeError as exc:  # a reader that needs the driver's column type
+                raise ValueError(f"Direct statements cannot read these columns: {exc}") from exc
         row = namedtuple("Row", columns, rename=True) if columns else tuple
         got = _Compiled(
             compiled.string, tuple(binders), positional, columns, readers, row, any(readers)
@@ -83,18 +98,20 @@ class Direct:
             params = [_bound(values, b) for b in c.binders]
         else:
             params = {b[0]: _bound(values, b) for b in c.binders}
-        if not conn.in_transaction():
-            conn.begin()  # as Connection.execute would: so that conn.commit() commits this
-        raw: Any = conn.connection.driver_connection
-        # The compiled statement says whether rows come back: reading cursor.description
-        # instead builds a column object per column on psycopg (~10 µs per statement).
-        cursor = raw.execute(c.sql, params)
-        try:
-            if not c.columns:
-                return []
-            rows = cursor.fetchall()
-        finally:
-            cursor.close()
+        raw = _begin(conn)
+
+        def go() -> list[Any]:
+            # The compiled statement says whether rows come back: reading cursor.description
+            # instead builds a column object per column on psycopg (~10 µs per statement).
+            cursor = raw.execute(c.sql, params)
+            try:
+                return cursor.fetchall() if c.columns else []
+            finally:
+                cursor.close()
+
+        rows = _driver_call(conn, raw, c.sql, go)
+        if not rows:
+            return rows
         readers, make = c.readers, c.row._make
         if not c.reads:
             return [make(r) for r in rows]
@@ -143,14 +160,16 @@ class Direct:
             ]
         if not params:
             return
-        if not conn.in_transaction():
-            conn.begin()
-        raw_conn: Any = conn.connection.driver_connection
-        cursor = raw_conn.cursor()
-        try:
-            cursor.executemany(c.sql, params)
-        finally:
-            cursor.close()
+        driver = _begin(conn)
+
+        def go() -> None:
+            cursor = driver.cursor()
+            try:
+                cursor.executemany(c.sql, params)
+            finally:
+                cursor.close()
+
+        _driver_call(conn, driver, c.sql, go)
 
     def first(self, conn: Connection, values: Mapping[str, Any]) -> Any | None:
         """The first row returned, or ``None``."""
@@ -166,5 +185,32 @@ def _bound(values: Mapping[str, Any], binder: _Binder) -> Any:
     name, default, process = binder
     value = values.get(name, _NO_DEFAULT)
     if value is _NO_DEFAULT:
+        if default is _REQUIRED:
+            raise ValueError(f"no value for :{name} (give None for NULL)")
         value = None if default is _NO_DEFAULT else default
     return value if process is None else process(value)
+
+
+def _begin(conn: Connection) -> Any:
+    """The driver connection, inside the SQLAlchemy transaction ``execute`` would begin."""
+    autocommit = conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT"
+    if not autocommit and not conn.in_transaction():
+        conn.begin()  # so that conn.commit() commits this
+    return conn.connection.driver_connection
+
+
+def _driver_call(conn: Connection, raw: Any, sql: str, call: Callable[[], _T]) -> _T:
+    """Run a driver call; its errors come out as SQLAlchemy's, a lost connection invalidated
+    (as ``Connection.execute`` does), so a kept connection is not handed out again.
+    """
+    dialect = conn.dialect
+    base = dialect.loaded_dbapi.Error
+    try:
+        return call()
+    except base as exc:
+        lost = bool(dialect.is_disconnect(exc, raw, None))
+        if lost and not conn.invalidated:
+            conn.invalidate(exc)
+        raise DBAPIError.instance(
+            sql, None, exc, base, connection_invalidated=lost, dialect=dialect
+        ) from exc

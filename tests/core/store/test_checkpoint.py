@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -131,5 +132,49 @@ def test_no_checkpointer_for_memory_or_postgresql_urls() -> None:
     store = Store.open("sqlite://")
     try:
         assert store.checkpointer is None
+    finally:
+        store.close()
+
+
+def test_a_thread_that_fails_is_replaced_on_the_next_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "s.db"
+    store = Store.open(f"sqlite:///{path}", background_checkpoint=False)
+    cp = WalCheckpointer(str(path), interval=0.01, idle=5)
+    cp.install(store.engine)
+    store.engine.dispose()
+    real = WalCheckpointer.checkpoint_once
+    failures = [sqlite3.DatabaseError("disk I/O error")]
+
+    def flaky(self: WalCheckpointer, conn: sqlite3.Connection) -> tuple[int, int, int]:
+        if failures:
+            raise failures.pop()
+        return real(self, conn)
+
+    monkeypatch.setattr(WalCheckpointer, "checkpoint_once", flaky)
+    try:
+        _write(store, 1)
+        assert _wait(lambda: not failures and not cp.running)  # the thread died, and says so
+        _write(store, 1)
+        assert cp.running
+        assert _wait(lambda: cp.checkpoints >= 1)
+    finally:
+        cp.stop()
+        store.close()
+
+
+def test_a_deleted_database_is_not_created_again(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    store = Store.open(f"sqlite:///{path}")
+    try:
+        _write(store, 1)
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        _write(store, 1)  # the pool's open connection still commits into the unlinked file
+        cp = store.checkpointer
+        assert cp is not None
+        assert _wait(lambda: not cp.running, 5)
+        assert not path.exists()
     finally:
         store.close()

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from ropilot.core.store import Store
 from ropilot.core.store.direct import Direct
@@ -29,6 +31,8 @@ def _decision(i: str) -> dict[str, object]:
         "decided_at": WHEN,
         "explanation": {"chosen": "m1", "tie": {"mask": "5", "order": ["m1", "m2"]}, "ё": 1},
         "inputs": "{}",
+        "applied_at": None,
+        "apply_error": None,
     }
 
 
@@ -49,7 +53,7 @@ def test_values_round_trip_as_with_execute(store: Store) -> None:
     assert a == b
     assert b["decided_at"] == WHEN
     assert b["explanation"]["tie"]["order"] == ["m1", "m2"]
-    assert b["applied_at"] is None  # a value not given is NULL
+    assert b["applied_at"] is None
 
 
 def test_reads_apply_result_processors_and_name_columns(store: Store) -> None:
@@ -112,3 +116,34 @@ def test_run_many_with_constants_and_json_given_as_text(store: Store) -> None:
         ("m2", "a", "fairness", WHEN),
     ]
     assert got[1].explanation == {"chosen": "m2", "ё": [1, 2]}
+
+
+def test_a_missing_value_an_in_list_and_a_driver_error_are_refused_clearly(store: Store) -> None:
+    stmt = insert(routing_decisions).values(
+        {c.name: bindparam(c.name) for c in routing_decisions.columns}
+    )
+    row = _decision("x")
+    del row["apply_error"]
+    with store.begin() as c, pytest.raises(ValueError, match="no value for :apply_error"):
+        Direct(stmt).run(c, row)
+    listed = select(routing_seq.c.seq).where(
+        routing_seq.c.account_id.in_(bindparam("ids", expanding=True))
+    )
+    with store.begin() as c, pytest.raises(ValueError, match="IN lists"):
+        Direct(listed).run(c, {"ids": ["a"]})
+    with store.begin() as c:
+        Direct(stmt).run(c, _decision("dup"))
+    with store.begin() as c, pytest.raises(IntegrityError):  # SQLAlchemy's, not the driver's
+        Direct(stmt).run(c, _decision("dup"))
+
+
+def test_an_insert_without_values_takes_the_columns_given_as_keys(store: Store) -> None:
+    from ropilot.core.store.schema import routing_load
+
+    row = {"account_id": "a", "manager_id": "m", "open_deals": 2, "open_tasks": 0, "seq": 1}
+    with store.begin() as c, pytest.raises(ValueError, match="no value for"):
+        Direct(insert(routing_load)).run(c, row)  # every column would need a value
+    with store.begin() as c:
+        Direct(insert(routing_load), keys=list(row)).run(c, row)
+        got = c.execute(select(routing_load)).one()._asdict()
+    assert {k: got[k] for k in row} == row
