@@ -180,8 +180,9 @@ def decide(
 
     eligible = list(compress(range(n), ok_at))
     excluded = tuple(e for i in sorted(why_at) if (e := why_at[i]) is not None)
+    # Copies: the memo's lists change with the next decision; this outcome's view must not.
     candidates = Candidates(
-        pool, current, eligible, floor, catching_up, memo.index, levels, tie_keys, memo.ids
+        pool, current, eligible, floor, catching_up, memo.index, levels[:], tie_keys[:], memo.ids
     )
     owner_pos = None if owner is None else memo.index.get(owner)
     owner_facts = None if owner_pos is None else current[owner_pos]

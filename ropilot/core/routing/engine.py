@@ -439,7 +439,11 @@ class RoutingEngine:
             return self._decision(inputs, outcome, view.rules, lead, moment, reason, dry_run=True)
 
         if self.store.engine.dialect.name == "postgresql":
-            done = self._route_optimistic(deal_id, moment, now_us, exclude, reason)
+            try:
+                done = self._route_optimistic(deal_id, moment, now_us, exclude, reason)
+            except BaseException:
+                self._kept.drop(autocommit=True)  # a lost connection is not handed out again
+                raise
             if done is not None:
                 return done
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from sqlalchemy import Connection, Engine
 
@@ -26,10 +26,12 @@ class KeptConnections:
         self._conns: dict[bool, Connection] = {}
 
     def get(self, *, autocommit: bool = False) -> Connection:
-        """The kept connection (opened on first use, again after it was invalidated)."""
+        """The kept connection (opened on first use, again after it was dropped)."""
         if self._pid != os.getpid():
             _INHERITED.extend(self._conns.values())
             self._conns, self._pid = {}, os.getpid()
+            # The pool's connections were copied from the parent too: open new ones.
+            self.engine.dispose(close=False)
         conn = self._conns.get(autocommit)
         if conn is None or conn.closed or conn.invalidated:
             conn = self.engine.connect()
@@ -38,28 +40,37 @@ class KeptConnections:
             self._conns[autocommit] = conn
         return conn
 
+    def drop(self, *, autocommit: bool = False) -> None:
+        """Let go of a kept connection after a failure (the next ``get`` opens another)."""
+        conn = self._conns.pop(autocommit, None)
+        if conn is not None and self._pid == os.getpid():
+            with suppress(Exception):  # it failed already; its own error is the one to report
+                conn.close()
+
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """A write transaction on the kept connection: committed at the end of the block,
-        rolled back if it raises. On SQLite it takes the write lock at once (``BEGIN
-        IMMEDIATE``), so two workers never both read and then both write.
+        """A write transaction on the kept connection, committed at the end of the block.
+
+        If the block or the commit raises, the connection is rolled back and dropped. On SQLite
+        it takes the write lock at once (``BEGIN IMMEDIATE``), so two workers never both read
+        and then both write.
         """
         conn = self.get()
-        if conn.in_transaction():  # left open by an earlier failure
+        if conn.get_transaction() is not None:  # should not happen: start clean anyway
             conn.rollback()
-        if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
         try:
+            if conn.dialect.name == "sqlite":
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
             yield conn
+            conn.commit()
         except BaseException:
-            if not conn.closed and not conn.invalidated:
-                conn.rollback()
+            with suppress(Exception):
+                if not conn.closed and not conn.invalidated:
+                    conn.rollback()
+            self.drop()
             raise
-        conn.commit()
 
     def close(self) -> None:
         """Return the connections to the pool (this process's only)."""
-        if self._pid == os.getpid():
-            for conn in self._conns.values():
-                conn.close()
-        self._conns = {}
+        for autocommit in list(self._conns):
+            self.drop(autocommit=autocommit)
