@@ -11,12 +11,13 @@ from ropilot.core.store import Store
 from tests.core.routing.helpers import ACCOUNT, NOON, regs, seed
 
 
-@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "store_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
 def test_routing_goes_on_after_the_server_drops_the_kept_connection(
     store: Store, store_url: str
 ) -> None:
-    if store.dialect != "postgresql":
-        pytest.skip("a backend to terminate is PostgreSQL's")
+    assert store.dialect == "postgresql"  # a backend to terminate
     ids = seed(store, ["a", "b"], 4)
     with RoutingEngine(store, ACCOUNT, regs(managers=["a", "b"])) as engine:
         engine.route(ids[0], now=NOON)  # the pool's first decision (locked path)
