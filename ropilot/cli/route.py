@@ -118,7 +118,7 @@ def _options(func: Any) -> Any:
 
 @click.group(cls=_RouteGroup)
 def route() -> None:
-    """Route leads: ``route DEAL_ID``, ``route apply``, ``route simulate``, ``route reroute``."""
+    """Route leads: route DEAL_ID, route apply, route simulate, route reroute."""
 
 
 @route.command("deal")
@@ -139,7 +139,7 @@ def route_deal(
     regulations_path: str | None,
     fmt: str,
 ) -> None:
-    """Decide who gets DEAL_ID and record it (``route apply`` sets it in the CRM)."""
+    """Decide who gets DEAL_ID and record it ('route apply' sets it in the CRM)."""
     store = app.open_store(url)
     try:
         account = _account(store, account_id)
