@@ -325,7 +325,6 @@ class InvalidPhone(ScanCheck):
     name: str = "invalid_phone"
     description: str = "Phones that are not valid numbers (phonenumbers, region RU)"
     severity: Severity = "warning"
-    region: str = DEFAULT_REGION
 
 
 @dataclass
@@ -335,7 +334,6 @@ class InvalidEmail(ScanCheck):
     name: str = "invalid_email"
     description: str = "E-mails that are not valid addresses (email-validator, no DNS)"
     severity: Severity = "warning"
-    region: str = DEFAULT_REGION
 
 
 @dataclass
@@ -345,7 +343,6 @@ class InvalidInn(ScanCheck):
     name: str = "invalid_inn"
     description: str = "INNs with a wrong length or check digit"
     severity: Severity = "error"
-    region: str = DEFAULT_REGION
 
 
 @dataclass
@@ -355,7 +352,6 @@ class InvalidOgrn(ScanCheck):
     name: str = "invalid_ogrn"
     description: str = "OGRN / OGRNIP custom fields with a wrong length or check digit"
     severity: Severity = "error"
-    region: str = DEFAULT_REGION
 
 
 def duplicate_settings(ctx: QualityContext) -> DuplicateSettings:

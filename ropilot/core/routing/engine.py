@@ -23,8 +23,7 @@ from __future__ import annotations
 import json
 import uuid
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
@@ -66,7 +65,7 @@ from ropilot.core.routing.codec import (
 from ropilot.core.routing.config import pool_rules
 from ropilot.core.routing.decide import DecideMemo, decide
 from ropilot.core.routing.efficiency import factors, measure
-from ropilot.core.routing.kept import KeptConnections
+from ropilot.core.routing.kept import KeptConnections, write_transaction
 from ropilot.core.routing.models import (
     SPECIALISATION_FIELDS,
     Choice,
@@ -225,19 +224,6 @@ class _PoolState:
     changed: set[int] = field(default_factory=set)
     chain: int = 0
     memo: DecideMemo = field(default_factory=DecideMemo)
-
-
-@contextmanager
-def _write_txn(store: Store) -> Iterator[Connection]:
-    with store.engine.connect() as conn:
-        if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.rollback()
-            raise
-        conn.commit()
 
 
 def _insert_missing(conn: Connection, table: Any, rows: list[dict[str, Any]]) -> None:
@@ -1480,7 +1466,7 @@ def rebuild_counters(store: Store, account_id: str, rules: PoolRules, now: datet
     here; the incremental counters only ever add what routing assigned. Every row written is
     stamped with a new routing sequence, so running engines pick the new figures up.
     """
-    with _write_txn(store) as conn:
+    with store.engine.connect() as fresh, write_transaction(fresh) as conn:
         seq = _next_seq(conn, account_id)
         load, counters = recount(conn, account_id, rules, now)
         conn.execute(

@@ -17,6 +17,26 @@ from sqlalchemy import Connection, Engine
 _INHERITED: list[Connection] = []  # held, never closed: see the module docstring
 
 
+@contextmanager
+def write_transaction(conn: Connection) -> Iterator[Connection]:
+    """A routing write transaction on ``conn``: committed at the end of the block, rolled back
+    if the block or the commit raises. On SQLite it takes the write lock at once (``BEGIN
+    IMMEDIATE``), so two workers never both read and then both write.
+    """
+    if conn.get_transaction() is not None:  # should not happen: start clean anyway
+        conn.rollback()
+    try:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        yield conn
+        conn.commit()
+    except BaseException:
+        with suppress(Exception):  # the error that got us here is the one to report
+            if not conn.closed and not conn.invalidated:
+                conn.rollback()
+        raise
+
+
 class KeptConnections:
     """At most one plain and one autocommit connection, per process."""
 
@@ -49,24 +69,12 @@ class KeptConnections:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """A write transaction on the kept connection, committed at the end of the block.
-
-        If the block or the commit raises, the connection is rolled back and dropped. On SQLite
-        it takes the write lock at once (``BEGIN IMMEDIATE``), so two workers never both read
-        and then both write.
-        """
+        """:func:`write_transaction` on the kept connection, dropped if anything raises."""
         conn = self.get()
-        if conn.get_transaction() is not None:  # should not happen: start clean anyway
-            conn.rollback()
         try:
-            if conn.dialect.name == "sqlite":
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
-            yield conn
-            conn.commit()
+            with write_transaction(conn):
+                yield conn
         except BaseException:
-            with suppress(Exception):
-                if not conn.closed and not conn.invalidated:
-                    conn.rollback()
             self.drop()
             raise
 
